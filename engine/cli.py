@@ -1,0 +1,204 @@
+"""The ``medallion`` command: validate, plan, run, query, graph, runs (+ plugin commands).
+
+Every command accepts ``--profile`` and ``--var`` so it sees the same lake and warehouse as the
+run. Errors print one line each (``file:line: message``); ``--debug`` adds tracebacks.
+Exit codes: 0 ok, 1 a run failed, 2 invalid spec or usage.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import traceback
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from engine.errors import MedallionError, SpecErrors
+from engine.plan.render import dot, mermaid
+from engine.plan.select import select
+from engine.run.report import Reporter
+from engine.run.workspace import Workspace
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Medallion: config-driven ETL on PySpark.")
+
+ProfileOpt = Annotated[Optional[str], typer.Option("--profile", "-p", help="profile from medallion.yaml")]
+VarOpt = Annotated[Optional[list[str]], typer.Option("--var", help="override a variable: NAME=VALUE")]
+SelectOpt = Annotated[Optional[list[str]], typer.Option(
+    "--select", "-s", help="spec names, layer:x, +name (with upstream), name+ (with downstream)")]
+ProjectOpt = Annotated[Optional[Path], typer.Option("--project-dir", help="folder with medallion.yaml",
+                                                    envvar="MEDALLION_PROJECT_DIR")]
+
+_DEBUG = False
+
+
+def _workspace(project_dir: Path | None, profile: str | None, var: list[str] | None) -> Workspace:
+    return Workspace.open(project_dir, profile, list(var or []))
+
+
+@app.command()
+def validate(profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None) -> None:
+    """Check every spec and the graph they form; no Spark is started."""
+    ws = _workspace(project_dir, profile, var)
+    graph = ws.graph
+    Reporter().line(f"ok: {len(graph.specs)} spec(s) valid, graph has no cycles")
+
+
+@app.command()
+def plan(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
+         project_dir: ProjectOpt = None) -> None:
+    """Show what would run, in order: spec, layer, inputs, output, file."""
+    ws = _workspace(project_dir, profile, var)
+    names = select(ws.graph, select_)
+    rows = []
+    for i, name in enumerate(names, 1):
+        loaded = ws.graph.specs[name]
+        spec = loaded.spec
+        rows.append([str(i), name, spec.layer, ", ".join(spec.input_tables) or "(files)",
+                     spec.output.table, str(loaded.path)])
+    Reporter().table("plan", ["#", "spec", "layer", "inputs", "output", "file"], rows)
+
+
+@app.command()
+def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
+        project_dir: ProjectOpt = None,
+        plain: Annotated[bool, typer.Option("--plain", help="plain line output even on a terminal")] = False
+        ) -> None:
+    """Run the selected specs (default: all) in dependency order in one Spark session."""
+    from engine.run.preflight import preflight
+    from engine.run.runner import run_specs
+
+    ws = _workspace(project_dir, profile, var)
+    names = select(ws.graph, select_)
+    preflight([ws.graph.specs[n] for n in names], ws.project.root)
+    reporter = Reporter(plain=True if plain else None)
+    record = run_specs(graph=ws.graph, names=names, spark_factory=ws.spark, lake=ws.lake,
+                       store=ws.store, reporter=reporter, project_name=ws.project.name,
+                       profile=ws.project.profile_name, base_dir=ws.project.root, var_args=ws.var_args)
+    ws.warehouse.refresh(ws.lake.tables())
+    reporter.run_finished(record)
+    if record.status != "ok":
+        raise typer.Exit(1)
+
+
+@app.command()
+def query(sql: Annotated[str, typer.Argument(help="SQL against the warehouse, e.g. select * from gold.x")],
+          format_: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+          profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None) -> None:
+    """Query the profile's warehouse; tables are named <layer>.<name>."""
+    if format_ not in ("table", "csv", "json"):
+        raise typer.BadParameter("--format must be table, csv or json")
+    ws = _workspace(project_dir, profile, var)
+    columns, rows = ws.warehouse.query(sql)
+    if format_ == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif format_ == "json":
+        sys.stdout.write(json.dumps([dict(zip(columns, r)) for r in rows], default=str, indent=2) + "\n")
+    else:
+        Reporter().table("", columns, [["" if v is None else str(v) for v in r] for r in rows])
+
+
+@app.command()
+def graph(format_: Annotated[str, typer.Option("--format", "-f", help="mermaid | dot")] = "mermaid",
+          select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
+          project_dir: ProjectOpt = None) -> None:
+    """Print the lineage diagram generated from the specs."""
+    if format_ not in ("mermaid", "dot"):
+        raise typer.BadParameter("--format must be mermaid or dot")
+    ws = _workspace(project_dir, profile, var)
+    names = select(ws.graph, select_)
+    sys.stdout.write(mermaid(ws.graph, names) if format_ == "mermaid" else dot(ws.graph, names))
+
+
+@app.command()
+def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in detail")] = None,
+         profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None) -> None:
+    """Run history, or one run's per-spec state."""
+    ws = _workspace(project_dir, profile, var)
+    reporter = Reporter()
+    if run_id is None:
+        rows = []
+        for rec in ws.store.list():
+            counts = {s: sum(x.status == s for x in rec.specs) for s in ("ok", "failed", "skipped")}
+            rows.append([rec.run_id, rec.status, rec.started_at, rec.finished_at or "-",
+                         str(counts["ok"]), str(counts["failed"]), str(counts["skipped"])])
+        reporter.table("runs", ["run_id", "status", "started", "finished", "ok", "failed", "skipped"], rows)
+        return
+    record = ws.store.load(run_id)
+    if record is None:
+        known = [r.run_id for r in ws.store.list()]
+        from engine.errors import UsageError
+        from engine.spec.suggest import did_you_mean
+        raise UsageError(f"no run '{run_id}'{did_you_mean(run_id, known)}")
+    reporter.line(f"run {record.run_id} {record.status} · profile {record.profile} · "
+                  f"started {record.started_at} · finished {record.finished_at or '-'}")
+    reporter.table("specs", ["spec", "status", "attempts", "rows_in", "rows_out", "seconds", "version", "error"],
+                   [[s.spec, s.status, str(s.attempts), str(s.rows_in if s.rows_in is not None else "-"),
+                     str(s.rows_out if s.rows_out is not None else "-"),
+                     str(s.seconds if s.seconds is not None else "-"),
+                     str(s.version if s.version is not None else "-"), s.error or ""] for s in record.specs])
+    if record.resume_command:
+        reporter.line(f"to resume: {record.resume_command}")
+
+
+def _load_plugins() -> None:
+    """Commands contributed by other packages (e.g. the sample-data generator)."""
+    for ep in entry_points(group="medallion.commands"):
+        try:
+            ep.load()(app)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+            print(f"warning: plugin command '{ep.name}' failed to load: {exc}", file=sys.stderr)
+
+
+def _print_error(exc: BaseException) -> None:
+    errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
+    for err in errors:
+        print(f"error: {err}", file=sys.stderr)
+    if _DEBUG:
+        traceback.print_exception(exc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code (0 ok, 1 run failed, 2 invalid)."""
+    global _DEBUG
+    args = list(sys.argv[1:] if argv is None else argv)
+    _DEBUG = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    _load_plugins()
+    try:
+        app(args=args, prog_name="medallion", standalone_mode=False)
+    except MedallionError as exc:
+        _print_error(exc)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        print("aborted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        print(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)",
+              file=sys.stderr)
+        if _DEBUG:
+            traceback.print_exception(exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def entry() -> None:
+    """What the ``medallion`` script runs."""
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Checks on raw inputs made before Spark starts, so a bad input writes nothing.
+
+A missing file, an empty file or a CSV header that does not match the declared columns is
+reported as one line naming the spec, the file and what to do, with exit code 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+from pathlib import Path
+
+from engine.errors import InputDataError
+from engine.spec.loader import LoadedSpec
+from engine.spec.steps import ReadStep
+
+
+def _files(pattern: str) -> list[Path]:
+    path = Path(pattern)
+    if any(ch in pattern for ch in "*?["):
+        return sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(("_", ".")))
+    return [path] if path.exists() else []
+
+
+def _first_record(path: Path, step: ReadStep) -> list[str] | None:
+    with open(path, encoding=step.csv.encoding, newline="") as fh:
+        head = fh.read(1 << 16)
+    if not head.strip():
+        return None
+    reader = csv.reader(io.StringIO(head.lstrip("\ufeff")), delimiter=step.csv.delimiter,
+                        quotechar=step.csv.quote)
+    return next(reader, None)
+
+
+def check_read_step(loaded: LoadedSpec, index: int, step: ReadStep, base_dir: Path) -> None:
+    """Raise InputDataError if the step's files are missing, empty or have the wrong header."""
+    def fail(message: str) -> InputDataError:
+        return InputDataError(f"{loaded.spec.name}: {message}", path=loaded.path,
+                              line=loaded.doc.line_of(("steps", index, "path")))
+
+    raw = step.path if "://" in step.path else str(Path(step.path) if Path(step.path).is_absolute()
+                                                   else base_dir / step.path)
+    if "://" in raw:
+        return  # remote storage: checked by the reader itself
+    files = _files(raw)
+    if not files:
+        raise fail(f"input file not found: {raw} — put the file there or point the spec at it "
+                   "(e.g. --var raw_dir=DIR)")
+    for file in files:
+        if file.stat().st_size == 0:
+            raise fail(f"input file is empty: {file} — re-export it or remove it")
+        if step.format != "csv" or not step.csv.header or not step.columns:
+            continue
+        try:
+            header = _first_record(file, step)
+        except UnicodeDecodeError as exc:
+            raise fail(f"{file} is not {step.csv.encoding} text ({exc.reason}); "
+                       "set csv.encoding in the spec") from None
+        if header is None:
+            raise fail(f"input file has no header line: {file}")
+        expected = list(step.columns)
+        if [h.strip() for h in header] != expected:
+            missing = [c for c in expected if c not in header]
+            extra = [h for h in header if h not in expected]
+            detail = "; ".join(filter(None, [
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unexpected {', '.join(extra)}" if extra else "",
+                "same columns in a different order" if not missing and not extra else ""]))
+            raise fail(f"header of {file} does not match the declared columns ({detail}); "
+                       "fix the file or the spec's columns")
+
+
+def preflight(specs: list[LoadedSpec], base_dir: Path) -> None:
+    """Check every file read of the selected specs; the first problem stops the run."""
+    for loaded in specs:
+        for i, step in enumerate(loaded.spec.steps):
+            if isinstance(step, ReadStep):
+                check_read_step(loaded, i, step, base_dir)

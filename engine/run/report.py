@@ -1,0 +1,103 @@
+"""The one reporter all run output flows through.
+
+On a terminal it shows a live spinner and coloured lines; elsewhere (CI, Glue, pipes) it prints
+plain, greppable lines. Either way the facts come from the run record, which is also saved.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from engine.run.record import RunRecord, SpecRecord
+
+_COLOUR = {"ok": "green", "failed": "red", "skipped": "yellow", "running": "cyan", "pending": "dim"}
+
+
+def _fmt_rows(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+class Reporter:
+    """Prints run progress; ``plain`` forces line output (automatic when not a terminal)."""
+
+    def __init__(self, stream: TextIO | None = None, plain: bool | None = None):
+        stream = stream or sys.stdout
+        self.plain = (not stream.isatty()) if plain is None else plain
+        self.console = Console(file=stream, highlight=False, soft_wrap=True,
+                               force_terminal=False if self.plain else None, no_color=self.plain)
+        self._status = None
+
+    def run_started(self, record: RunRecord) -> None:
+        """Announce the run and what it will do."""
+        self.console.print(f"run {record.run_id} · profile {record.profile} · "
+                           f"{len(record.specs)} spec(s)")
+
+    def spec_started(self, record: SpecRecord) -> None:
+        """A spec begins (live spinner on terminals)."""
+        if self.plain:
+            self.console.print(f"  start {record.spec}")
+        else:
+            self._status = self.console.status(f"running {record.spec} …")
+            self._status.start()
+
+    def spec_finished(self, record: SpecRecord) -> None:
+        """A spec ends: one line with status, rows and time."""
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        seconds = "" if record.seconds is None else f"{record.seconds:.1f}s"
+        attempts = f" attempts={record.attempts}" if record.attempts > 1 else ""
+        line = (f"  {record.status:<7} {record.spec:<40} rows_in={_fmt_rows(record.rows_in)} "
+                f"rows_out={_fmt_rows(record.rows_out)} {seconds}{attempts}")
+        if self.plain:
+            self.console.print(line)
+        else:
+            self.console.print(f"[{_COLOUR[record.status]}]{line}[/]")
+        if record.error:
+            self.error(record.error)
+
+    def retrying(self, record: SpecRecord, wait: float) -> None:
+        """A transient failure will be retried."""
+        self.console.print(f"  retry   {record.spec} after a transient error "
+                           f"(attempt {record.attempts}, waiting {wait:.1f}s): {record.error}")
+
+    def run_finished(self, record: RunRecord) -> None:
+        """Summary line; on failure, the command that resumes the run."""
+        ok = sum(s.status == "ok" for s in record.specs)
+        failed = sum(s.status == "failed" for s in record.specs)
+        skipped = sum(s.status == "skipped" for s in record.specs)
+        self.console.print(f"run {record.run_id} {record.status}: {ok} ok, {failed} failed, "
+                           f"{skipped} skipped")
+        if record.resume_command:
+            self.console.print(f"to resume: {record.resume_command}")
+
+    def error(self, message: str) -> None:
+        """One error, one (or a few) lines, never a traceback."""
+        for line in message.splitlines():
+            if self.plain:
+                self.console.print(f"    error: {line}", markup=False)
+            else:
+                self.console.print(f"    [red]error:[/] {escape(line)}")
+
+    def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
+        """A table (rich) or tab-separated lines (plain)."""
+        if self.plain:
+            self.console.print("\t".join(columns))
+            for row in rows:
+                self.console.print("\t".join(row))
+            return
+        table = Table(title=title)
+        for col in columns:
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*row)
+        self.console.print(table)
+
+    def line(self, text: str) -> None:
+        """Any other message."""
+        self.console.print(text, markup=False)

@@ -1,0 +1,160 @@
+"""Run selected specs in dependency order in one Spark session.
+
+Each spec reads its inputs' committed versions, applies its steps, writes a new version of
+its table and commits it atomically. A failed spec leaves its table as it was; specs that
+depend on it are skipped; the run ends with the command that re-runs what did not finish.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from engine.errors import MedallionError
+from engine.io.lake import LocalLake
+from engine.plan.graph import Graph
+from engine.run.failures import classify
+from engine.run.record import RunRecord, RunStore, SpecRecord, new_run_id, utc_now
+from engine.run.report import Reporter
+from engine.spec.loader import LoadedSpec
+from engine.spec.models import Retry
+from engine.spec.steps import ReadStep
+from engine.steps import EXECUTORS
+from engine.steps.context import StepContext
+
+
+def read_table(spark: SparkSession, lake: LocalLake, table: str) -> tuple[DataFrame, int]:
+    """A committed lake table as a frame, and its recorded row count."""
+    version = lake.require(table)
+    reader = spark.read.option("basePath", version.path) if version.partition_by else spark.read
+    return reader.parquet(version.path), version.rows
+
+
+def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_id: str,
+                 base_dir: Any) -> tuple[int, int, int]:
+    """Run one spec's steps and commit its output; returns (rows_in, rows_out, version)."""
+    spec = loaded.spec
+    ctx = StepContext(spark=spark, run_id=run_id, base_dir=base_dir)
+    rows_in = 0
+    for alias, table in spec.inputs.items():
+        ctx.frames[alias], rows = read_table(spark, lake, table)
+        rows_in += rows
+    frame: DataFrame | None = ctx.frames[next(iter(spec.inputs))] if len(spec.inputs) == 1 else None
+    for i, step in enumerate(spec.steps):
+        where = f"step {i + 1} ({step.type})"
+        try:
+            source = ctx.frame(step.input) if step.input else frame
+            frame = EXECUTORS[step.type](step, source, ctx)
+            if isinstance(step, ReadStep):
+                rows_in += frame.count()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a located RunError
+            err = classify(exc, where)
+            err.path, err.line = str(loaded.path), loaded.doc.line_of(("steps", i))
+            raise err from exc
+        if step.as_:
+            ctx.frames[step.as_] = frame
+    assert frame is not None
+    pending = lake.begin(spec.output.table)
+    try:
+        writer = frame.write.mode("errorifexists")
+        if spec.output.partition_by:
+            writer = writer.partitionBy(*spec.output.partition_by)
+        writer.parquet(str(pending.path))
+        written = spark.read.parquet(str(pending.path))
+        rows_out = written.count()
+        columns = [{"name": f.name, "type": f.dataType.simpleString()} for f in frame.schema.fields]
+        committed = lake.commit(pending, rows=rows_out, columns=columns,
+                                partition_by=spec.output.partition_by, run_id=run_id)
+    except Exception as exc:  # noqa: BLE001
+        lake.abort(pending)
+        err = classify(exc, f"writing {spec.output.table}")
+        if err.path is None:
+            err.path, err.line = str(loaded.path), loaded.doc.line_of(("output",))
+        raise err from exc
+    return rows_in, rows_out, committed.version
+
+
+def resume_command(record: RunRecord, var_args: list[str]) -> str:
+    """The command that re-runs the failed specs and everything downstream of them."""
+    failed = [s.spec for s in record.specs if s.status == "failed"]
+    parts = ["medallion", "run", "--select", " ".join(f"{name}+" for name in failed)]
+    if record.profile != "local":
+        parts += ["--profile", record.profile]
+    for pair in var_args:
+        parts += ["--var", pair]
+    return shlex.join(parts)
+
+
+def run_specs(*, graph: Graph, names: list[str], spark_factory: Any, lake: LocalLake,
+              store: RunStore, reporter: Reporter, project_name: str, profile: str,
+              base_dir: Any, var_args: list[str], default_retry: Retry | None = None,
+              run_id: str | None = None) -> RunRecord:
+    """Run ``names`` (already in dependency order) and return the saved run record."""
+    record = RunRecord(run_id=run_id or new_run_id(), project=project_name, profile=profile,
+                       selection=names, variables=dict(p.partition("=")[::2] for p in var_args),
+                       specs=[SpecRecord(spec=n, layer=graph.layer_of(n)) for n in names])
+    store.save(record)
+    reporter.run_started(record)
+    spark = spark_factory()
+    broken: set[str] = set()
+    for name in names:
+        item = record.spec(name)
+        loaded = graph.specs[name]
+        blocked = graph.upstream[name] & broken
+        if blocked:
+            item.status, item.error = "skipped", f"upstream failed: {', '.join(sorted(blocked))}"
+            broken.add(name)
+            reporter.spec_finished(item)
+            continue
+        item.status = "running"
+        reporter.spec_started(item)
+        started = time.monotonic()
+        try:
+            item.rows_in, item.rows_out, item.version = _with_retry(
+                loaded, default_retry, item, reporter,
+                lambda: execute_spec(loaded, spark, lake, record.run_id, base_dir))
+            item.status = "ok"
+        except MedallionError as exc:
+            item.status, item.error, item.error_class = "failed", str(exc), type(exc).__name__
+            broken.add(name)
+        item.seconds = round(time.monotonic() - started, 2)
+        reporter.spec_finished(item)
+        store.save(record)
+    record.status = "failed" if broken else "ok"
+    record.finished_at = utc_now()
+    if broken:
+        record.resume_command = resume_command(record, var_args)
+    store.save(record)
+    return record
+
+
+def _with_retry(loaded: LoadedSpec, default: Retry | None, item: SpecRecord, reporter: Reporter,
+                work: Any) -> Any:
+    policy = loaded.spec.retry or default or Retry()
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        item.error = str(exc) if exc else None
+        reporter.retrying(item, state.next_action.sleep if state.next_action else 0.0)
+
+    def attempt() -> Any:
+        item.attempts += 1
+        try:
+            return work()
+        except MedallionError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise classify(exc) from exc
+
+    retrying = Retrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=wait_exponential_jitter(initial=policy.backoff_seconds, max=policy.max_delay_seconds),
+        retry=retry_if_exception(lambda e: getattr(e, "transient", False)),
+        before_sleep=before_sleep, reraise=True)
+    result = retrying(attempt)
+    item.error = None
+    return result

@@ -1,0 +1,68 @@
+"""Everything a command needs, built once from the project folder, profile and --var.
+
+Commands share this so ``query``, ``runs`` and ``run`` always see the same lake and warehouse.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from engine.errors import UsageError
+from engine.io.lake import LocalLake
+from engine.io.warehouse import DuckDbWarehouse
+from engine.plan.graph import Graph, build_graph, load_all
+from engine.run.record import RunStore
+from engine.spec.project import DuckDbWarehouse as DuckDbConfig
+from engine.spec.project import LocalLake as LocalLakeConfig
+from engine.spec.project import Project, find_root, load_project, parse_var_overrides
+
+
+class Workspace:
+    """A project opened with a profile and variable overrides."""
+
+    def __init__(self, project: Project, var_args: list[str]):
+        self.project = project
+        self.var_args = var_args
+
+    @classmethod
+    def open(cls, project_dir: Path | None, profile: str | None, var_args: list[str]) -> "Workspace":
+        """Find medallion.yaml (from ``project_dir`` or the current folder) and load it."""
+        root = find_root(project_dir or Path.cwd())
+        overrides = parse_var_overrides(var_args)
+        return cls(load_project(root, profile, overrides), var_args)
+
+    @cached_property
+    def graph(self) -> Graph:
+        """All specs, validated and linked; raises SpecError(s) before any Spark starts."""
+        return build_graph(load_all(self.project.root, self.project.spec_dirs, self.project.variables))
+
+    @cached_property
+    def lake(self) -> LocalLake:
+        """The profile's lake."""
+        cfg = self.project.profile.lake
+        if not isinstance(cfg, LocalLakeConfig):
+            raise UsageError(f"profile '{self.project.profile_name}' uses a {cfg.kind} lake, which runs "
+                             "on AWS Glue; locally use --profile local")
+        return LocalLake(self.project.path(cfg.root), self.project.profile.keep_versions)
+
+    @cached_property
+    def warehouse(self) -> DuckDbWarehouse:
+        """The profile's warehouse."""
+        cfg = self.project.profile.warehouse
+        if not isinstance(cfg, DuckDbConfig):
+            raise UsageError(f"profile '{self.project.profile_name}' uses a {cfg.kind} warehouse; "
+                             "this command supports duckdb only so far")
+        return DuckDbWarehouse(self.project.path(cfg.path))
+
+    @cached_property
+    def store(self) -> RunStore:
+        """Where run records live: next to the lake's tables."""
+        return RunStore(self.lake.root / "_runs")
+
+    def spark(self) -> Any:
+        """The process's SparkSession for this profile (started on first call)."""
+        from engine.run.session import get_spark
+
+        return get_spark(self.project.profile.spark, app_name=f"medallion-{self.project.name}")

@@ -1,0 +1,111 @@
+"""What a spec is: inputs, steps, one output table, schedule, retry and documentation.
+
+Pure data: nothing here touches Spark, files or the environment. Structural rules that span
+fields (frame references resolve, names are valid, the output lands in the right layer) are
+checked here so ``medallion validate`` catches them before any Spark starts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from engine.spec.steps import Step
+
+LAYERS = ("bronze", "silver", "gold")
+TABLE_NAME = re.compile(r"^(?P<layer>[a-z][a-z0-9_]*)\.(?P<name>[a-z][a-z0-9_]*)$")
+FRAME_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_table_name(value: str) -> str:
+    """Tables are ``<layer>.<name>`` in lower snake case, layer one of bronze/silver/gold."""
+    match = TABLE_NAME.match(value)
+    if not match:
+        raise ValueError(f"'{value}' is not a table name of the form <layer>.<name> (lower snake case)")
+    if match["layer"] not in LAYERS:
+        raise ValueError(f"'{value}': layer must be one of {', '.join(LAYERS)}")
+    return value
+
+
+TableName = Annotated[str, AfterValidator(check_table_name)]
+
+
+class Output(BaseModel):
+    """Where the result goes: a lake table, committed atomically as a new version."""
+
+    model_config = ConfigDict(extra="forbid")
+    table: str | None = Field(None, description="default: the spec's name")
+    keys: list[str] = Field(default_factory=list, description="the grain; used by rules and merges")
+    partition_by: list[str] = Field(default_factory=list)
+
+    @field_validator("table")
+    @classmethod
+    def _check_table(cls, value: str | None) -> str | None:
+        return None if value is None else check_table_name(value)
+
+
+class Retry(BaseModel):
+    """How often and how patiently a failing spec is retried (transient errors only)."""
+
+    model_config = ConfigDict(extra="forbid")
+    attempts: int = Field(1, ge=1, le=20)
+    backoff_seconds: float = Field(5.0, ge=0)
+    max_delay_seconds: float = Field(300.0, ge=0)
+
+
+class ColumnDoc(BaseModel):
+    """Documentation of one output column (drives dashboards and the data dictionary)."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str
+    format: Literal["text", "integer", "number", "money", "percent", "date", "datetime", "boolean"] | None = None
+
+
+class Spec(BaseModel):
+    """One unit of work: read named inputs, apply steps in order, write one table."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str | None = None
+    inputs: dict[str, TableName] = Field(default_factory=dict, description="frame name -> lake table")
+    steps: list[Step] = Field(min_length=1)
+    output: Output = Field(default_factory=Output)
+    schedule: str | None = Field(None, description="cron expression (AWS) for the workflow trigger")
+    retry: Retry | None = None
+    columns: dict[str, ColumnDoc] = Field(default_factory=dict)
+    dashboard: dict[str, Any] | None = None
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return check_table_name(value)
+
+    @model_validator(mode="after")
+    def _output_is_named_table(self) -> "Spec":
+        if self.output.table is None:
+            self.output.table = self.name
+        elif self.output.table != self.name:
+            raise ValueError(f"output.table '{self.output.table}' differs from name '{self.name}': "
+                             "a spec is named after the table it writes")
+        return self
+
+    @field_validator("inputs")
+    @classmethod
+    def _check_inputs(cls, value: dict[str, str]) -> dict[str, str]:
+        for alias in value:
+            if not FRAME_NAME.match(alias):
+                raise ValueError(f"input name '{alias}' must be a valid identifier")
+        return value
+
+    @property
+    def layer(self) -> str:
+        """The layer of the output table (bronze, silver, gold)."""
+        return self.output.table.split(".", 1)[0]
+
+    @property
+    def input_tables(self) -> list[str]:
+        """Lake tables this spec reads, i.e. its edges in the dependency graph."""
+        return list(dict.fromkeys(self.inputs.values()))

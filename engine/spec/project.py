@@ -1,0 +1,181 @@
+"""``medallion.yaml``: the project's name, variables with their defaults, and profiles.
+
+A profile says where the lake and the warehouse live, how secrets are found and how Spark is
+sized. Variables resolve with the precedence ``--var`` > ``MEDALLION_VAR_<NAME>`` >
+``medallion.yaml``; the resolved set is what every spec is interpolated with.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.errors import UsageError
+from engine.spec.interpolate import interpolate
+from engine.spec.suggest import did_you_mean
+from engine.spec.validate_errors import validate_model
+from engine.spec.yaml_source import YamlDoc, load_yaml_file
+
+CONFIG_FILE = "medallion.yaml"
+ENV_VAR_PREFIX = "MEDALLION_VAR_"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LocalLake(_Strict):
+    """Parquet tables in a local directory."""
+
+    kind: Literal["local"]
+    root: str
+
+
+class S3Lake(_Strict):
+    """Parquet tables under an S3 prefix, encrypted with KMS (the AWS profile)."""
+
+    kind: Literal["s3"]
+    bucket: str
+    prefix: str = "lake"
+    kms_key: str | None = None
+
+
+class DuckDbWarehouse(_Strict):
+    """A DuckDB file exposing every lake table as ``<layer>.<name>``."""
+
+    kind: Literal["duckdb"]
+    path: str
+
+
+class RedshiftWarehouse(_Strict):
+    """Redshift, loaded by COPY from the lake (credentials via a secret reference)."""
+
+    kind: Literal["redshift"]
+    host: str
+    database: str
+    user: str
+    password: str = Field(description="a ${secret:name} reference, never a literal")
+    port: int = 5439
+
+
+class SecretsConfig(_Strict):
+    """Where ``${secret:name}`` values come from."""
+
+    kind: Literal["env", "aws_secrets_manager"] = "env"
+    prefix: str = "MEDALLION_SECRET_"
+
+
+class SparkConfig(_Strict):
+    """Local Spark sizing: one session for the whole run."""
+
+    master: str = "local[*]"
+    shuffle_partitions: int = Field(8, ge=1)
+    driver_memory: str = "4g"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class Profile(_Strict):
+    """Everything that differs between running here and running on AWS."""
+
+    lake: Annotated[Union[LocalLake, S3Lake], Field(discriminator="kind")]
+    warehouse: Annotated[Union[DuckDbWarehouse, RedshiftWarehouse], Field(discriminator="kind")]
+    secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    keep_versions: int = Field(5, ge=1, description="committed versions kept per table")
+
+
+class ProjectFile(_Strict):
+    """The shape of medallion.yaml."""
+
+    name: str
+    default_profile: str = "local"
+    variables: dict[str, Any] = Field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = Field(min_length=1)
+    spec_dirs: list[str] = Field(default_factory=lambda: ["pipelines", "marts"])
+
+
+class Project:
+    """A loaded project: root folder, resolved variables and the active profile."""
+
+    def __init__(self, root: Path, name: str, profile_name: str, profile: Profile,
+                 variables: dict[str, Any], spec_dirs: list[str]):
+        self.root = root
+        self.name = name
+        self.profile_name = profile_name
+        self.profile = profile
+        self.variables = variables
+        self.spec_dirs = spec_dirs
+
+    def path(self, value: str | Path) -> Path:
+        """A path from config, relative to the project root unless absolute."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding medallion.yaml."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise UsageError(f"no {CONFIG_FILE} found in {start} or above; run medallion inside a project "
+                     "or pass --project-dir")
+
+
+def parse_var_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``K=V`` strings from --var; values parse as YAML scalars (numbers stay numbers)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--var '{pair}' must look like NAME=VALUE")
+        out[key.strip()] = _scalar(value)
+    return out
+
+
+def _scalar(text: str) -> Any:
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, (int, float, bool, str)) and value is not None else text
+
+
+def resolve_variables(defaults: Mapping[str, Any], overrides: Mapping[str, Any],
+                      env: Mapping[str, str]) -> dict[str, Any]:
+    """``--var`` beats ``MEDALLION_VAR_<NAME>`` beats the defaults in medallion.yaml."""
+    resolved = dict(defaults)
+    for key in defaults:
+        env_key = ENV_VAR_PREFIX + key.upper()
+        if env_key in env:
+            resolved[key] = _scalar(env[env_key])
+    for key, value in overrides.items():
+        if key not in defaults:
+            raise UsageError(f"--var {key}: unknown variable{did_you_mean(key, defaults)}; "
+                             f"declare it under variables: in {CONFIG_FILE}")
+        resolved[key] = value
+    return resolved
+
+
+def load_project(root: Path, profile: str | None = None, overrides: Mapping[str, Any] | None = None,
+                 env: Mapping[str, str] | None = None) -> Project:
+    """Load medallion.yaml at ``root`` with the chosen profile and variable overrides."""
+    env = os.environ if env is None else env
+    config_path = root / CONFIG_FILE
+    doc = load_yaml_file(config_path, Path(CONFIG_FILE))
+    raw = validate_model(ProjectFile, doc.data, doc)
+    variables = resolve_variables(raw.variables, overrides or {}, env)
+    chosen = profile or raw.default_profile
+    if chosen not in raw.profiles:
+        raise UsageError(f"unknown profile '{chosen}'{did_you_mean(chosen, raw.profiles)}; "
+                         f"{CONFIG_FILE} defines: {', '.join(raw.profiles)}")
+    sub = YamlDoc(doc.path, raw.profiles[chosen],
+                  {k[2:]: v for k, v in doc.lines.items() if k[:2] == ("profiles", chosen)})
+    resolved = interpolate(sub, variables, env)
+    prof = validate_model(Profile, resolved, sub, prefix=("profiles", chosen))
+    return Project(root, raw.name, chosen, prof, variables, raw.spec_dirs)

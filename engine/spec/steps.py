@@ -1,0 +1,185 @@
+"""The step types a spec can use, as pure data.
+
+Each step type is one pydantic model whose ``type`` literal keys a discriminated union. To add a
+step type: write its model here, add it to ``STEP_MODELS``, and register its executor in
+``engine.steps.EXECUTORS`` (a test checks both tables name the same types).
+
+Every step reads ``input`` (default: the previous step's result, or the spec's only input) and
+may name its result with ``as`` so later steps can refer to it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+
+class StepBase(BaseModel):
+    """Fields every step shares."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    input: str | None = Field(None, description="name of the frame to read; default: previous step")
+    as_: str | None = Field(None, alias="as", description="name the result for later steps")
+    description: str | None = None
+    _line: int | None = PrivateAttr(None)
+
+    def frame_refs(self) -> list[str]:
+        """Names of frames this step reads explicitly (checked at validate time)."""
+        return [self.input] if self.input else []
+
+    @property
+    def needs_input(self) -> bool:
+        """Whether the step transforms an input frame (read and union do not)."""
+        return True
+
+
+class CsvOptions(BaseModel):
+    """RFC-4180 CSV reading: quoted commas, doubled quotes and quoted newlines are data."""
+
+    model_config = ConfigDict(extra="forbid")
+    header: bool = True
+    delimiter: str = ","
+    quote: str = '"'
+    escape: str = '"'
+    encoding: str = "UTF-8"
+    multiline: bool = True
+
+
+class ReadStep(StepBase):
+    """Read files (CSV with an explicit schema, Parquet, JSON) into a frame."""
+
+    type: Literal["read"]
+    format: Literal["csv", "parquet", "json"]
+    path: str
+    columns: dict[str, str] | None = Field(
+        None, description="ordered column -> Spark type; for CSV the header must match exactly")
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+    add_metadata: bool = Field(False, description="add _ingested_at, _source_file and _run_id")
+
+    @property
+    def needs_input(self) -> bool:
+        return False
+
+    def frame_refs(self) -> list[str]:
+        return []
+
+
+class SelectStep(StepBase):
+    """Keep (or compute) these columns, in this order: names or Spark SQL expressions."""
+
+    type: Literal["select"]
+    columns: list[str] = Field(min_length=1)
+
+
+class RenameStep(StepBase):
+    """Rename columns: old name -> new name."""
+
+    type: Literal["rename"]
+    columns: dict[str, str] = Field(min_length=1)
+
+
+class CastStep(StepBase):
+    """Cast columns to Spark types (``int``, ``decimal(10,2)``, ``timestamp``...)."""
+
+    type: Literal["cast"]
+    columns: dict[str, str] = Field(min_length=1)
+
+
+class DeriveStep(StepBase):
+    """Add or replace columns from Spark SQL expressions, in order (later ones see earlier)."""
+
+    type: Literal["derive"]
+    columns: dict[str, str] = Field(min_length=1)
+
+
+class FilterStep(StepBase):
+    """Keep the rows for which a Spark SQL condition is true."""
+
+    type: Literal["filter"]
+    condition: str
+
+
+class DedupeStep(StepBase):
+    """One row per key (all columns when no keys); ``order_by`` picks which row survives."""
+
+    type: Literal["dedupe"]
+    keys: list[str] | None = None
+    order_by: list[str] | None = None
+
+
+class JoinStep(StepBase):
+    """Join two frames on equal key columns."""
+
+    type: Literal["join"]
+    left: str | None = Field(None, description="default: the step's input")
+    right: str
+    on: list[str] = Field(min_length=1)
+    how: Literal["inner", "left", "right", "full", "anti", "semi"] = "inner"
+
+    def frame_refs(self) -> list[str]:
+        return [r for r in (self.left or self.input, self.right) if r]
+
+
+class AggregateStep(StepBase):
+    """Group by columns and compute named metric expressions."""
+
+    type: Literal["aggregate"]
+    group_by: list[str] = Field(default_factory=list)
+    metrics: dict[str, str] = Field(min_length=1)
+
+
+class WindowFrame(BaseModel):
+    """A row frame; ``None`` means unbounded, 0 the current row, -n n rows before."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: int | None = None
+    end: int | None = 0
+
+
+class WindowStep(StepBase):
+    """Window expressions (lag, row_number, running sums) over partition/order."""
+
+    type: Literal["window"]
+    partition_by: list[str] = Field(default_factory=list)
+    order_by: list[str] = Field(default_factory=list)
+    frame: WindowFrame | None = None
+    columns: dict[str, str] = Field(min_length=1)
+
+
+class UnionStep(StepBase):
+    """Stack frames by column name."""
+
+    type: Literal["union"]
+    inputs: list[str] = Field(min_length=2)
+    allow_missing_columns: bool = False
+    distinct: bool = False
+
+    @property
+    def needs_input(self) -> bool:
+        return False
+
+    def frame_refs(self) -> list[str]:
+        return list(self.inputs)
+
+
+class SqlStep(StepBase):
+    """A Spark SQL query over the spec's named frames (each visible as a view by its name)."""
+
+    type: Literal["sql"]
+    query: str
+
+    @property
+    def needs_input(self) -> bool:
+        return False
+
+
+STEP_MODELS: tuple[type[StepBase], ...] = (
+    ReadStep, SelectStep, RenameStep, CastStep, DeriveStep, FilterStep, DedupeStep,
+    JoinStep, AggregateStep, WindowStep, UnionStep, SqlStep,
+)
+STEP_TYPES: dict[str, type[StepBase]] = {m.model_fields["type"].annotation.__args__[0]: m for m in STEP_MODELS}
+
+Step = Annotated[Union[tuple(STEP_MODELS)], Field(discriminator="type")]  # type: ignore[valid-type]
+

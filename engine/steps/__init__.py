@@ -1,0 +1,31 @@
+"""Step executors, registered by step type (one line each).
+
+Executors take the validated step model, the input frame (None for steps that name their own
+inputs) and the spec's :class:`~engine.steps.context.StepContext`; they return a frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.steps.combine import run_aggregate, run_join, run_sql, run_union, run_window
+from engine.steps.read import run_read
+from engine.steps.transform import run_cast, run_dedupe, run_derive, run_filter, run_rename, run_select
+
+Executor = Callable[[Any, Any, Any], Any]
+
+EXECUTORS: dict[str, Executor] = {
+    "read": run_read,
+    "select": run_select,
+    "rename": run_rename,
+    "cast": run_cast,
+    "derive": run_derive,
+    "filter": run_filter,
+    "dedupe": run_dedupe,
+    "join": run_join,
+    "aggregate": run_aggregate,
+    "window": run_window,
+    "union": run_union,
+    "sql": run_sql,
+}

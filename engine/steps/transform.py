@@ -1,0 +1,70 @@
+"""Row-wise steps: select, rename, cast, derive, filter, dedupe. Expressions are Spark SQL."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from engine.spec.steps import CastStep, DedupeStep, DeriveStep, FilterStep, RenameStep, SelectStep
+from engine.steps.context import StepContext
+
+
+def run_select(step: SelectStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
+    """Keep or compute the listed columns, in order."""
+    return frame.selectExpr(*step.columns)
+
+
+def run_rename(step: RenameStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
+    """Rename columns; a missing source column is an error, not a silent no-op."""
+    missing = [c for c in step.columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"rename: no column {', '.join(missing)} (have: {', '.join(frame.columns)})")
+    return frame.withColumnsRenamed(step.columns)
+
+
+def run_cast(step: CastStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
+    """Cast columns to the given Spark types."""
+    missing = [c for c in step.columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"cast: no column {', '.join(missing)} (have: {', '.join(frame.columns)})")
+    return frame.withColumns({c: F.col(c).cast(t) for c, t in step.columns.items()})
+
+
+def run_derive(step: DeriveStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
+    """Add or replace columns in order, so a later expression can use an earlier column."""
+    for name, expression in step.columns.items():
+        frame = frame.withColumn(name, F.expr(expression))
+    return frame
+
+
+def run_filter(step: FilterStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
+    """Keep rows where the condition is true (null counts as false, as in SQL)."""
+    return frame.filter(F.expr(step.condition))
+
+
+def run_dedupe(step: DedupeStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
+    """One row per key; with ``order_by`` the first row in that order is kept (deterministic)."""
+    keys = step.keys or frame.columns
+    if not step.order_by:
+        return frame.dropDuplicates(keys)
+    marker = "__medallion_rn"
+    window = over_clause(keys, step.order_by)
+    ranked = frame.selectExpr("*", f"row_number() OVER ({window}) AS {marker}")
+    return ranked.filter(F.col(marker) == 1).drop(marker)
+
+
+def quote_identifier(name: str) -> str:
+    """Backtick-quote a column name for Spark SQL text."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def over_clause(partition_by: list[str], order_by: list[str], frame: str = "") -> str:
+    """The text inside ``OVER (...)``; order items are SQL (``col desc nulls last``)."""
+    parts = []
+    if partition_by:
+        parts.append("PARTITION BY " + ", ".join(quote_identifier(c) for c in partition_by))
+    if order_by:
+        parts.append("ORDER BY " + ", ".join(order_by))
+    if frame:
+        parts.append(frame)
+    return " ".join(parts)

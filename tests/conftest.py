@@ -1,0 +1,104 @@
+"""Test configuration shared by every test.
+
+- No test may reach a real network endpoint (AWS above all): sockets may only connect to
+  loopback, and AWS credentials are fake. moto intercepts boto3 in-process, so it still works.
+- One SparkSession for the whole session (starting Spark costs seconds).
+- The developer's own MEDALLION_* settings never leak into tests.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = Path(__file__).resolve().parent / "cases"
+
+for _key in [k for k in os.environ if k.startswith("MEDALLION_")]:
+    del os.environ[_key]
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+})
+
+_real_connect = socket.socket.connect
+_real_create_connection = socket.create_connection
+
+
+def _allowed(address: object) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX socket path
+        return True
+    host = address[0] if isinstance(address, tuple) else address
+    if host in ("localhost", "", None):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: refuse rather than resolve
+
+
+def _guarded_connect(sock: socket.socket, address: object) -> object:
+    if not _allowed(address):
+        raise ConnectionRefusedError(f"tests may not connect to {address!r} (network is blocked)")
+    return _real_connect(sock, address)
+
+
+def _guarded_create_connection(address: tuple, *args: object, **kwargs: object) -> socket.socket:
+    if not _allowed(address):
+        raise ConnectionRefusedError(f"tests may not connect to {address!r} (network is blocked)")
+    return _real_create_connection(address, *args, **kwargs)
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+socket.create_connection = _guarded_create_connection  # type: ignore[assignment]
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The one SparkSession of the test run (2 shuffle partitions: the data is tiny)."""
+    from engine.run.session import get_spark
+    from engine.spec.project import SparkConfig
+
+    session = get_spark(SparkConfig(master="local[2]", shuffle_partitions=2, driver_memory="2g"),
+                        app_name="medallion-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture()
+def cases() -> Path:
+    """Folder of input/expected fixtures."""
+    return CASES
+
+
+MINIMAL_CONFIG = """\
+name: test-project
+variables:
+  raw_dir: raw
+  lake_dir: lake
+  shuffle_partitions: 2
+profiles:
+  local:
+    lake: {kind: local, root: "${var:lake_dir}"}
+    warehouse: {kind: duckdb, path: "${var:lake_dir}/warehouse.duckdb"}
+    spark: {master: "local[2]", shuffle_partitions: 2, driver_memory: 2g}
+"""
+
+
+@pytest.fixture()
+def make_project(tmp_path: Path):
+    """Write a project folder from ``{relative path: text}``; medallion.yaml has a default."""
+
+    def write(files: dict[str, str], config: str = MINIMAL_CONFIG) -> Path:
+        (tmp_path / "medallion.yaml").write_text(config, encoding="utf-8")
+        for rel, text in files.items():
+            target = tmp_path / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        return tmp_path
+
+    return write
