@@ -147,8 +147,15 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
         reporter.line(f"to resume: {record.resume_command}")
 
 
+_PLUGINS_LOADED = False
+
+
 def _load_plugins() -> None:
-    """Commands contributed by other packages (e.g. the sample-data generator)."""
+    """Commands contributed by other packages (e.g. the sample-data generator), once."""
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED:
+        return
+    _PLUGINS_LOADED = True
     for ep in entry_points(group="medallion.commands"):
         try:
             ep.load()(app)
@@ -172,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     args = [a for a in args if a != "--debug"]
     _load_plugins()
     try:
-        app(args=args, prog_name="medallion", standalone_mode=False)
+        result = app(args=args, prog_name="medallion", standalone_mode=False)
+        if isinstance(result, int):  # click returns typer.Exit codes when not standalone
+            return result
     except MedallionError as exc:
         _print_error(exc)
         return exc.exit_code
@@ -181,11 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         print("aborted", file=sys.stderr)
         return 130
-    except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+    except Exception as exc:  # usage errors of the CLI library, and anything unexpected
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # click-style usage error (typer may vendor click): message + exit 2
             return exc.exit_code
         print(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)",
               file=sys.stderr)

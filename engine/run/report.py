@@ -27,6 +27,7 @@ class Reporter:
 
     def __init__(self, stream: TextIO | None = None, plain: bool | None = None):
         stream = stream or sys.stdout
+        self.stream = stream
         self.plain = (not stream.isatty()) if plain is None else plain
         self.console = Console(file=stream, highlight=False, soft_wrap=True,
                                force_terminal=False if self.plain else None, no_color=self.plain)
@@ -87,9 +88,9 @@ class Reporter:
     def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
         """A table (rich) or tab-separated lines (plain)."""
         if self.plain:
-            self.console.print("\t".join(columns))
-            for row in rows:
-                self.console.print("\t".join(row))
+            for row in [columns, *rows]:
+                self.stream.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row) + "\n")
+            self.stream.flush()
             return
         table = Table(title=title)
         for col in columns:

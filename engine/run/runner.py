@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from engine.errors import MedallionError
 from engine.io.lake import LocalLake
@@ -152,7 +152,7 @@ def _with_retry(loaded: LoadedSpec, default: Retry | None, item: SpecRecord, rep
 
     retrying = Retrying(
         stop=stop_after_attempt(policy.attempts),
-        wait=wait_exponential_jitter(initial=policy.backoff_seconds, max=policy.max_delay_seconds),
+        wait=wait_random_exponential(multiplier=policy.backoff_seconds, max=policy.max_delay_seconds),
         retry=retry_if_exception(lambda e: getattr(e, "transient", False)),
         before_sleep=before_sleep, reraise=True)
     result = retrying(attempt)
