@@ -20,6 +20,7 @@ from engine.plan.graph import Graph
 from engine.run.failures import classify
 from engine.run.record import RunRecord, RunStore, SpecRecord, new_run_id, utc_now
 from engine.run.report import Reporter
+from engine.run.sizing import input_bytes, partitions_for
 from engine.spec.loader import LoadedSpec
 from engine.spec.models import Retry
 from engine.spec.steps import ReadStep
@@ -92,7 +93,7 @@ def resume_command(record: RunRecord, var_args: list[str]) -> str:
 def run_specs(*, graph: Graph, names: list[str], spark_factory: Any, lake: LocalLake,
               store: RunStore, reporter: Reporter, project_name: str, profile: str,
               base_dir: Any, var_args: list[str], default_retry: Retry | None = None,
-              run_id: str | None = None) -> RunRecord:
+              run_id: str | None = None, shuffle_partitions: int | str = "auto") -> RunRecord:
     """Run ``names`` (already in dependency order) and return the saved run record."""
     record = RunRecord(run_id=run_id or new_run_id(), project=project_name, profile=profile,
                        selection=names, variables=dict(p.partition("=")[::2] for p in var_args),
@@ -111,6 +112,10 @@ def run_specs(*, graph: Graph, names: list[str], spark_factory: Any, lake: Local
             reporter.spec_finished(item)
             continue
         item.status = "running"
+        if shuffle_partitions == "auto":
+            cores = spark.sparkContext.defaultParallelism
+            parts = partitions_for(input_bytes(loaded, lake, base_dir), cores)
+            spark.conf.set("spark.sql.shuffle.partitions", str(parts))
         reporter.spec_started(item)
         started = time.monotonic()
         try:

@@ -26,7 +26,7 @@ def spark_conf(config: SparkConfig) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
-        "spark.sql.shuffle.partitions": str(config.shuffle_partitions),
+        "spark.sql.shuffle.partitions": str(config.shuffle_partitions if config.shuffle_partitions != "auto" else 8),
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.memory": config.driver_memory,
         "spark.sql.sources.partitionOverwriteMode": "dynamic",

@@ -14,6 +14,7 @@ from engine.io.lake import LocalLake
 from engine.io.warehouse import DuckDbWarehouse
 from engine.plan.graph import Graph, build_graph, load_all
 from engine.run.record import RunStore
+from engine.spec.secrets import EnvSecretProvider, SecretProvider
 from engine.spec.project import DuckDbWarehouse as DuckDbConfig
 from engine.spec.project import LocalLake as LocalLakeConfig
 from engine.spec.project import Project, find_root, load_project, parse_var_overrides
@@ -55,6 +56,15 @@ class Workspace:
             raise UsageError(f"profile '{self.project.profile_name}' uses a {cfg.kind} warehouse; "
                              "this command supports duckdb only so far")
         return DuckDbWarehouse(self.project.path(cfg.path))
+
+    @cached_property
+    def secrets(self) -> SecretProvider:
+        """The profile's secret provider; values are fetched only when a connection needs them."""
+        cfg = self.project.profile.secrets
+        if cfg.kind == "env":
+            return EnvSecretProvider(cfg.prefix)
+        raise UsageError(f"profile '{self.project.profile_name}' reads secrets from {cfg.kind}, "
+                         "which is only reachable on AWS")
 
     @cached_property
     def store(self) -> RunStore:

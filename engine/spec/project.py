@@ -74,7 +74,8 @@ class SparkConfig(_Strict):
     """Local Spark sizing: one session for the whole run."""
 
     master: str = "local[*]"
-    shuffle_partitions: int = Field(8, ge=1)
+    shuffle_partitions: int | Literal["auto"] = Field(
+        "auto", description="a number, or auto: sized per spec from the bytes it reads")
     driver_memory: str = "4g"
     conf: dict[str, str] = Field(default_factory=dict)
 

@@ -115,3 +115,13 @@ def test_transient_errors_are_retried_terminal_are_not():
     with pytest.raises(TerminalError):
         _with_retry(Loaded, None, item, Reporter(plain=True), broken)
     assert item.attempts == 1
+
+
+def test_shuffle_partitions_follow_input_size():
+    from engine.run.sizing import partitions_for
+
+    mib = 1024 * 1024
+    assert partitions_for(0, 2) == 2             # never below the cores
+    assert partitions_for(37 * mib, 2) == 2      # the real order_items.csv: one partition's worth
+    assert partitions_for(640 * mib, 2) == 10    # 64 MiB each
+    assert partitions_for(10**12, 2) == 400      # capped
