@@ -79,7 +79,7 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
     record = run_specs(graph=ws.graph, names=names, spark_factory=ws.spark, lake=ws.lake,
                        store=ws.store, reporter=reporter, project_name=ws.project.name,
                        profile=ws.project.profile_name, base_dir=ws.project.root, var_args=ws.var_args,
-                       shuffle_partitions=ws.project.profile.spark.shuffle_partitions)
+                       shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets)
     ws.warehouse.refresh(ws.lake.tables())
     reporter.run_finished(record)
     if record.status != "ok":

@@ -9,7 +9,7 @@ import json
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -40,6 +40,9 @@ class SpecRecord(BaseModel):
     version: int | None = None
     error: str | None = None
     error_class: str | None = None
+    quarantined: int | None = None
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+    accounting: dict[str, Any] | None = None
 
 
 class RunRecord(BaseModel):

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import shlex
 import time
+from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from engine.errors import MedallionError
-from engine.io.lake import LocalLake
+from engine.io.lake import LocalLake, PendingWrite
+from engine.run.accounting import account, check
 from engine.plan.graph import Graph
 from engine.run.failures import classify
 from engine.run.record import RunRecord, RunStore, SpecRecord, new_run_id, utc_now
@@ -23,6 +26,7 @@ from engine.run.report import Reporter
 from engine.run.sizing import input_bytes, partitions_for
 from engine.spec.loader import LoadedSpec
 from engine.spec.models import Retry
+from engine.spec.secrets import SecretProvider
 from engine.spec.steps import ReadStep
 from engine.steps import EXECUTORS
 from engine.steps.context import StepContext
@@ -35,48 +39,100 @@ def read_table(spark: SparkSession, lake: LocalLake, table: str) -> tuple[DataFr
     return reader.parquet(version.path), version.rows
 
 
-def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_id: str,
-                 base_dir: Any) -> tuple[int, int, int]:
-    """Run one spec's steps and commit its output; returns (rows_in, rows_out, version)."""
+def quarantine_table(spec_name: str) -> str:
+    """Where a spec's quarantined rows go: ``quarantine.<layer>_<name>``."""
+    return "quarantine." + spec_name.replace(".", "_")
+
+
+@dataclass
+class SpecResult:
+    """What one spec run produced, for its run-record entry."""
+
+    rows_in: int
+    rows_out: int
+    version: int
+    quarantined: int | None = None
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    accounting: dict[str, Any] | None = None
+
+
+def _run_steps(loaded: LoadedSpec, ctx: StepContext, lake: LocalLake) -> tuple[DataFrame, int, dict[str, int]]:
+    """Read inputs, apply every step; returns the result, rows read, and rows per input."""
     spec = loaded.spec
-    ctx = StepContext(spark=spark, run_id=run_id, base_dir=base_dir)
     rows_in = 0
+    per_input: dict[str, int] = {}
     for alias, table in spec.inputs.items():
-        ctx.frames[alias], rows = read_table(spark, lake, table)
-        rows_in += rows
+        ctx.frames[alias], per_input[alias] = read_table(ctx.spark, lake, table)
+        rows_in += per_input[alias]
     frame: DataFrame | None = ctx.frames[next(iter(spec.inputs))] if len(spec.inputs) == 1 else None
     for i, step in enumerate(spec.steps):
-        where = f"step {i + 1} ({step.type})"
+        ctx.step_label = f"step {i + 1} ({step.type})"
         try:
             source = ctx.frame(step.input) if step.input else frame
             frame = EXECUTORS[step.type](step, source, ctx)
             if isinstance(step, ReadStep):
                 rows_in += frame.count()
         except Exception as exc:  # noqa: BLE001 - every failure becomes a located RunError
-            err = classify(exc, where)
+            err = classify(exc, ctx.step_label)
             err.path, err.line = str(loaded.path), loaded.doc.line_of(("steps", i))
             raise err from exc
         if step.as_:
             ctx.frames[step.as_] = frame
     assert frame is not None
-    pending = lake.begin(spec.output.table)
+    return frame, rows_in, per_input
+
+
+def _write(frame: DataFrame, pending: PendingWrite, partition_by: list[str]) -> int:
+    writer = frame.write.mode("errorifexists")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.parquet(str(pending.path))
+    return frame.sparkSession.read.parquet(str(pending.path)).count()
+
+
+def _columns(frame: DataFrame) -> list[dict[str, str]]:
+    return [{"name": f.name, "type": f.dataType.simpleString()} for f in frame.schema.fields]
+
+
+def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_id: str,
+                 base_dir: Any, secrets: SecretProvider | None = None) -> SpecResult:
+    """Run one spec's steps and commit its output (and its quarantine) atomically."""
+    spec = loaded.spec
+    ctx = StepContext(spark=spark, run_id=run_id, base_dir=base_dir, spec_name=spec.name, secrets=secrets)
+    pending: list[PendingWrite] = []
     try:
-        writer = frame.write.mode("errorifexists")
-        if spec.output.partition_by:
-            writer = writer.partitionBy(*spec.output.partition_by)
-        writer.parquet(str(pending.path))
-        written = spark.read.parquet(str(pending.path))
-        rows_out = written.count()
-        columns = [{"name": f.name, "type": f.dataType.simpleString()} for f in frame.schema.fields]
-        committed = lake.commit(pending, rows=rows_out, columns=columns,
+        frame, rows_in, per_input = _run_steps(loaded, ctx, lake)
+        ctx.step_label = f"writing {spec.output.table}"
+        quarantined = None
+        if ctx.quarantine:
+            q_pending = lake.begin(quarantine_table(spec.name))
+            pending.append(q_pending)
+            q_frame = reduce(lambda a, b: a.unionByName(b), ctx.quarantine)
+            quarantined = _write(q_frame, q_pending, [])
+        main = lake.begin(spec.output.table)
+        pending.append(main)
+        rows_out = _write(frame, main, spec.output.partition_by)
+        accounting = None
+        if spec.conservation:
+            accounting = account(spec.conservation, per_input[spec.conservation], rows_out, ctx.losses)
+            check(accounting)
+        if quarantined is not None:
+            lake.commit(pending[0], rows=quarantined, columns=_columns(q_frame), partition_by=[], run_id=run_id)
+        committed = lake.commit(main, rows=rows_out, columns=_columns(frame),
                                 partition_by=spec.output.partition_by, run_id=run_id)
     except Exception as exc:  # noqa: BLE001
-        lake.abort(pending)
-        err = classify(exc, f"writing {spec.output.table}")
+        for write in pending:
+            if lake.current(write.table) is None or lake.current(write.table).version != write.version:
+                lake.abort(write)
+        err = classify(exc, ctx.step_label)
         if err.path is None:
             err.path, err.line = str(loaded.path), loaded.doc.line_of(("output",))
         raise err from exc
-    return rows_in, rows_out, committed.version
+    finally:
+        for cached in ctx.cached:
+            cached.unpersist()
+    return SpecResult(rows_in, rows_out, committed.version, quarantined,
+                      [r.as_dict() for r in ctx.rules], accounting)
 
 
 def resume_command(record: RunRecord, var_args: list[str]) -> str:
@@ -93,7 +149,8 @@ def resume_command(record: RunRecord, var_args: list[str]) -> str:
 def run_specs(*, graph: Graph, names: list[str], spark_factory: Any, lake: LocalLake,
               store: RunStore, reporter: Reporter, project_name: str, profile: str,
               base_dir: Any, var_args: list[str], default_retry: Retry | None = None,
-              run_id: str | None = None, shuffle_partitions: int | str = "auto") -> RunRecord:
+              run_id: str | None = None, shuffle_partitions: int | str = "auto",
+              secrets: SecretProvider | None = None) -> RunRecord:
     """Run ``names`` (already in dependency order) and return the saved run record."""
     record = RunRecord(run_id=run_id or new_run_id(), project=project_name, profile=profile,
                        selection=names, variables=dict(p.partition("=")[::2] for p in var_args),
@@ -119,9 +176,10 @@ def run_specs(*, graph: Graph, names: list[str], spark_factory: Any, lake: Local
         reporter.spec_started(item)
         started = time.monotonic()
         try:
-            item.rows_in, item.rows_out, item.version = _with_retry(
-                loaded, default_retry, item, reporter,
-                lambda: execute_spec(loaded, spark, lake, record.run_id, base_dir))
+            result = _with_retry(loaded, default_retry, item, reporter,
+                                 lambda: execute_spec(loaded, spark, lake, record.run_id, base_dir, secrets))
+            item.rows_in, item.rows_out, item.version = result.rows_in, result.rows_out, result.version
+            item.quarantined, item.rules, item.accounting = result.quarantined, result.rules, result.accounting
             item.status = "ok"
         except MedallionError as exc:
             item.status, item.error, item.error_class = "failed", str(exc), type(exc).__name__

@@ -42,6 +42,9 @@ def check_frames(spec: Spec, doc: YamlDoc) -> list[SpecError]:
     """Every frame a step reads must exist by then; ``as`` names must be valid and unique."""
     errors: list[SpecError] = []
     known = list(spec.inputs)
+    if spec.conservation is not None and spec.conservation not in spec.inputs:
+        errors.append(doc.error(("conservation",), f"conservation names '{spec.conservation}', which is not "
+                                f"an input{did_you_mean(spec.conservation, spec.inputs)}"))
     previous: str | None = known[0] if len(known) == 1 else None
     for i, step in enumerate(spec.steps):
         step._line = doc.line_of(("steps", i))
@@ -70,12 +73,15 @@ def _implicit_input(step: Any) -> bool:
 def _refs(step: Any) -> list[tuple[tuple[str | int, ...], str]]:
     """(location within the step, frame name) for every frame the step names."""
     out: list[tuple[tuple[str | int, ...], str]] = []
-    for field in ("input", "left", "right"):
+    for field in ("input", "left", "right", "dates_from"):
         value = getattr(step, field, None)
         if value:
             out.append(((field,), value))
     for j, name in enumerate(getattr(step, "inputs", None) or []):
         out.append((("inputs", j), name))
+    for j, rule in enumerate(getattr(step, "rules", None) or []):
+        if getattr(rule, "frame", None):
+            out.append((("rules", j, "frame"), rule.frame))
     return out
 
 

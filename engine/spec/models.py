@@ -74,6 +74,9 @@ class Spec(BaseModel):
     output: Output = Field(default_factory=Output)
     schedule: str | None = Field(None, description="cron expression (AWS) for the workflow trigger")
     retry: Retry | None = None
+    conservation: str | None = Field(
+        None, description="input frame whose every row must be accounted for: "
+                          "rows in = rows out + quarantined + filtered + deduplicated + dropped")
     columns: dict[str, ColumnDoc] = Field(default_factory=dict)
     dashboard: dict[str, Any] | None = None
     tags: list[str] = Field(default_factory=list)

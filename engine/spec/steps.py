@@ -12,27 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
-
-class StepBase(BaseModel):
-    """Fields every step shares."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    input: str | None = Field(None, description="name of the frame to read; default: previous step")
-    as_: str | None = Field(None, alias="as", description="name the result for later steps")
-    description: str | None = None
-    _line: int | None = PrivateAttr(None)
-
-    def frame_refs(self) -> list[str]:
-        """Names of frames this step reads explicitly (checked at validate time)."""
-        return [self.input] if self.input else []
-
-    @property
-    def needs_input(self) -> bool:
-        """Whether the step transforms an input frame (read and union do not)."""
-        return True
+from engine.spec.quality import CalendarStep, HmacStep, ParseStep, QualityStep
+from engine.spec.step_base import StepBase
 
 
 class CsvOptions(BaseModel):
@@ -177,9 +160,8 @@ class SqlStep(StepBase):
 
 STEP_MODELS: tuple[type[StepBase], ...] = (
     ReadStep, SelectStep, RenameStep, CastStep, DeriveStep, FilterStep, DedupeStep,
-    JoinStep, AggregateStep, WindowStep, UnionStep, SqlStep,
+    JoinStep, AggregateStep, WindowStep, UnionStep, SqlStep, ParseStep, QualityStep, HmacStep, CalendarStep,
 )
 STEP_TYPES: dict[str, type[StepBase]] = {m.model_fields["type"].annotation.__args__[0]: m for m in STEP_MODELS}
 
 Step = Annotated[Union[tuple(STEP_MODELS)], Field(discriminator="type")]  # type: ignore[valid-type]
-

@@ -40,12 +40,29 @@ def _field(model: type[BaseModel], key: str) -> Any:
     return None
 
 
-def _tag_models(annotation: Any) -> dict[str, type[BaseModel]]:
-    """For a discriminated union of models keyed by ``type``, tag -> model."""
-    out = {}
+_TAG_KEYS = ("type", "rule", "kind")
+
+
+def _tag_key(annotation: Any) -> str:
+    """The discriminator key of a union of models (``type`` for steps, ``rule`` for rules)."""
     for cand in _unwrap(annotation):
-        if isinstance(cand, type) and issubclass(cand, BaseModel) and "type" in cand.model_fields:
-            tag = typing.get_args(cand.model_fields["type"].annotation)
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            for key in _TAG_KEYS:
+                if key in cand.model_fields and typing.get_origin(cand.model_fields[key].annotation) is typing.Literal:
+                    return key
+    return "type"
+
+
+def _tag_models(annotation: Any) -> dict[str, type[BaseModel]]:
+    """For a discriminated union of models, tag -> model."""
+    kinds = [c for c in _unwrap(annotation) if isinstance(c, type) and issubclass(c, BaseModel)]
+    if len(kinds) < 2:
+        return {}
+    key = _tag_key(annotation)
+    out = {}
+    for cand in kinds:
+        if key in cand.model_fields:
+            tag = typing.get_args(cand.model_fields[key].annotation)
             if tag:
                 out[tag[0]] = cand
     return out
@@ -100,11 +117,14 @@ def _message(err: dict[str, Any], root: type[BaseModel], prefix: tuple[Any, ...]
         data_loc, current = _walk(root, loc)
         tag = err.get("ctx", {}).get("tag", "?")
         tags = list(_tag_models(current))
-        hint = did_you_mean(tag, tags) or f" (known types: {', '.join(sorted(tags))})"
-        return (*data_loc, "type"), f"unknown step type '{tag}'{hint}"
+        key = _tag_key(current)
+        noun = {"type": "step type", "rule": "rule", "kind": "kind"}[key]
+        hint = did_you_mean(tag, tags) or f" (known: {', '.join(sorted(tags))})"
+        return (*data_loc, key), f"unknown {noun} '{tag}'{hint}"
     if kind == "union_tag_not_found":
         data_loc, current = _walk(root, loc)
-        return data_loc, f"missing 'type' (one of: {', '.join(sorted(_tag_models(current)))})"
+        key = _tag_key(current)
+        return data_loc, f"missing '{key}' (one of: {', '.join(sorted(_tag_models(current)))})"
     data_loc, _ = _walk(root, loc)
     field = ".".join(str(p) for p in (*prefix, *data_loc)) or "spec"
     text = err["msg"].removeprefix("Value error, ")

@@ -10,6 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.steps.combine import run_aggregate, run_join, run_sql, run_union, run_window
+from engine.steps.calendar import run_calendar
+from engine.steps.parse import run_hmac, run_parse
+from engine.steps.quality import run_quality
 from engine.steps.read import run_read
 from engine.steps.transform import run_cast, run_dedupe, run_derive, run_filter, run_rename, run_select
 
@@ -28,4 +31,8 @@ EXECUTORS: dict[str, Executor] = {
     "window": run_window,
     "union": run_union,
     "sql": run_sql,
+    "parse": run_parse,
+    "quality": run_quality,
+    "hmac": run_hmac,
+    "calendar": run_calendar,
 }

@@ -1,4 +1,5 @@
-"""What a step executor gets besides its own model: Spark, named frames, run identity."""
+"""What a step executor gets besides its own model: Spark, named frames, run identity, and
+the places it reports to: quarantined rows, counted losses and rule outcomes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
+
+from engine.spec.secrets import SecretProvider
+
+
+@dataclass
+class Loss:
+    """Rows a step removed on purpose, for the conservation check.
+
+    Either ``rows`` is known (rules count their failures) or it is ``before - after``.
+    """
+
+    kind: str  # filtered | deduplicated | quarantined | dropped
+    step: str
+    rows: int | None = None
+    before: DataFrame | None = None
+    after: DataFrame | None = None
+
+    def count(self) -> int:
+        """The number of rows removed (counted lazily, after the output is written)."""
+        if self.rows is None:
+            assert self.before is not None and self.after is not None
+            self.rows = self.before.count() - self.after.count()
+        return self.rows
+
+
+@dataclass
+class RuleOutcome:
+    """One quality rule's result: rows checked, rows failing, the action taken."""
+
+    step: str
+    rule: str
+    kind: str
+    action: str
+    checked: int
+    failed: int
+
+    def as_dict(self) -> dict[str, object]:
+        """For the run record."""
+        return dict(self.__dict__)
 
 
 @dataclass
@@ -15,8 +55,14 @@ class StepContext:
     spark: SparkSession
     run_id: str
     base_dir: Path
+    spec_name: str = ""
     frames: dict[str, DataFrame] = field(default_factory=dict)
-    rows_read: int = 0
+    secrets: SecretProvider | None = None
+    step_label: str = ""
+    quarantine: list[DataFrame] = field(default_factory=list)
+    losses: list[Loss] = field(default_factory=list)
+    rules: list[RuleOutcome] = field(default_factory=list)
+    cached: list[DataFrame] = field(default_factory=list)
 
     def resolve_path(self, value: str) -> str:
         """A file path from a spec, relative to the project root unless absolute or a URI."""

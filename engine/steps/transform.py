@@ -6,7 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from engine.spec.steps import CastStep, DedupeStep, DeriveStep, FilterStep, RenameStep, SelectStep
-from engine.steps.context import StepContext
+from engine.steps.context import Loss, StepContext
 
 
 def run_select(step: SelectStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
@@ -38,19 +38,27 @@ def run_derive(step: DeriveStep, frame: DataFrame, ctx: StepContext) -> DataFram
 
 
 def run_filter(step: FilterStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
-    """Keep rows where the condition is true (null counts as false, as in SQL)."""
-    return frame.filter(F.expr(step.condition))
+    """Keep rows where the condition is true (null counts as false, as in SQL).
+
+    Removed rows are *filtered*, not lost: the conservation check counts them.
+    """
+    result = frame.filter(F.expr(step.condition))
+    ctx.losses.append(Loss("filtered", ctx.step_label, before=frame, after=result))
+    return result
 
 
 def run_dedupe(step: DedupeStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
     """One row per key; with ``order_by`` the first row in that order is kept (deterministic)."""
     keys = step.keys or frame.columns
     if not step.order_by:
-        return frame.dropDuplicates(keys)
-    marker = "__medallion_rn"
-    window = over_clause(keys, step.order_by)
-    ranked = frame.selectExpr("*", f"row_number() OVER ({window}) AS {marker}")
-    return ranked.filter(F.col(marker) == 1).drop(marker)
+        result = frame.dropDuplicates(keys)
+    else:
+        marker = "__medallion_rn"
+        window = over_clause(keys, step.order_by)
+        ranked = frame.selectExpr("*", f"row_number() OVER ({window}) AS {marker}")
+        result = ranked.filter(F.col(marker) == 1).drop(marker)
+    ctx.losses.append(Loss("deduplicated", ctx.step_label, before=frame, after=result))
+    return result
 
 
 def quote_identifier(name: str) -> str:

@@ -1,0 +1,25 @@
+"""The fields every step type shares (split out so step families can live in their own modules)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+
+class StepBase(BaseModel):
+    """Fields every step shares."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    input: str | None = Field(None, description="name of the frame to read; default: previous step")
+    as_: str | None = Field(None, alias="as", description="name the result for later steps")
+    description: str | None = None
+    _line: int | None = PrivateAttr(None)
+
+    def frame_refs(self) -> list[str]:
+        """Names of frames this step reads explicitly (checked at validate time)."""
+        return [self.input] if self.input else []
+
+    @property
+    def needs_input(self) -> bool:
+        """Whether the step transforms an input frame (read and union do not)."""
+        return True
