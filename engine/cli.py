@@ -20,7 +20,7 @@ import typer
 from engine.errors import MedallionError, SpecErrors
 from engine.plan.render import dot, mermaid
 from engine.plan.select import select
-from engine.run.report import Reporter
+from engine.run.report import Reporter, detail_lines
 from engine.run.workspace import Workspace
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,

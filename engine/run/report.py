@@ -22,6 +22,23 @@ def _fmt_rows(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def detail_lines(record: SpecRecord) -> list[str]:
+    """Conservation and rule outcomes of one spec, one line each (for every output channel)."""
+    lines = []
+    acc = record.accounting
+    if acc:
+        mark = "balanced" if acc.get("balanced") else "NOT BALANCED"
+        lines.append(f"    conservation ({acc['source']}): in {acc['rows_in']:,} = out {acc['rows_out']:,} + "
+                     f"quarantined {acc['quarantined']:,} + filtered {acc['filtered']:,} + "
+                     f"deduplicated {acc['deduplicated']:,} + dropped {acc['dropped']:,} — {mark}")
+    for rule in record.rules:
+        lines.append(f"    rule {rule['rule']} [{rule['kind']}, {rule['action']}]: "
+                     f"{rule['failed']:,} of {rule['checked']:,} rows failed")
+    if record.quarantined:
+        lines.append(f"    quarantined rows: {record.quarantined:,}")
+    return lines
+
+
 class Reporter:
     """Prints run progress; ``plain`` forces line output (automatic when not a terminal)."""
 
@@ -59,6 +76,8 @@ class Reporter:
             self.console.print(line)
         else:
             self.console.print(f"[{_COLOUR[record.status]}]{line}[/]")
+        for line in detail_lines(record):
+            self.console.print(line, markup=False, highlight=False)
         if record.error:
             self.error(record.error)
 

@@ -16,7 +16,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from engine.errors import MedallionError
+from engine.errors import MedallionError, TerminalError
 from engine.io.lake import LocalLake, PendingWrite
 from engine.run.accounting import account, check
 from engine.plan.graph import Graph
@@ -57,7 +57,11 @@ class SpecResult:
 
 
 def _run_steps(loaded: LoadedSpec, ctx: StepContext, lake: LocalLake) -> tuple[DataFrame, int, dict[str, int]]:
-    """Read inputs, apply every step; returns the result, rows read, and rows per input."""
+    """Read inputs, apply every step; returns the result, rows read, and rows per input.
+
+    When the spec declares ``conservation``, only losses on the path from that input to the
+    output count (a filter on a lookup frame removes no source rows); other losses are dropped.
+    """
     spec = loaded.spec
     rows_in = 0
     per_input: dict[str, int] = {}
@@ -65,10 +69,13 @@ def _run_steps(loaded: LoadedSpec, ctx: StepContext, lake: LocalLake) -> tuple[D
         ctx.frames[alias], per_input[alias] = read_table(ctx.spark, lake, table)
         rows_in += per_input[alias]
     frame: DataFrame | None = ctx.frames[next(iter(spec.inputs))] if len(spec.inputs) == 1 else None
+    flow: list[DataFrame] = [ctx.frames[spec.conservation]] if spec.conservation else []
     for i, step in enumerate(spec.steps):
         ctx.step_label = f"step {i + 1} ({step.type})"
         try:
             source = ctx.frame(step.input) if step.input else frame
+            main = ctx.frame(step.left) if getattr(step, "left", None) else source
+            losses_before = len(ctx.losses)
             frame = EXECUTORS[step.type](step, source, ctx)
             if isinstance(step, ReadStep):
                 rows_in += frame.count()
@@ -76,9 +83,16 @@ def _run_steps(loaded: LoadedSpec, ctx: StepContext, lake: LocalLake) -> tuple[D
             err = classify(exc, ctx.step_label)
             err.path, err.line = str(loaded.path), loaded.doc.line_of(("steps", i))
             raise err from exc
+        if any(main is f for f in flow):
+            flow.append(frame)
+        else:
+            del ctx.losses[losses_before:]
         if step.as_:
             ctx.frames[step.as_] = frame
     assert frame is not None
+    if spec.conservation and not any(frame is f for f in flow):
+        raise TerminalError(f"conservation: the output is not derived from input '{spec.conservation}'",
+                            path=str(loaded.path), line=loaded.doc.line_of(("conservation",)))
     return frame, rows_in, per_input
 
 

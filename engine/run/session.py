@@ -32,6 +32,7 @@ def spark_conf(config: SparkConfig) -> dict[str, str]:
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.legacy.timeParserPolicy": "CORRECTED",  # unparsable -> null, never an exception
+        "spark.sql.parser.escapedStringLiterals": "true",  # regexes in specs read as written
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}",
     }
     conf.update(config.conf)

@@ -62,7 +62,7 @@ class Workspace:
         """The profile's secret provider; values are fetched only when a connection needs them."""
         cfg = self.project.profile.secrets
         if cfg.kind == "env":
-            return EnvSecretProvider(cfg.prefix)
+            return EnvSecretProvider(cfg.prefix, dev_defaults=cfg.dev_defaults)
         raise UsageError(f"profile '{self.project.profile_name}' reads secrets from {cfg.kind}, "
                          "which is only reachable on AWS")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.errors import UsageError
 from engine.spec.interpolate import interpolate
@@ -64,10 +64,21 @@ class RedshiftWarehouse(_Strict):
 
 
 class SecretsConfig(_Strict):
-    """Where ``${secret:name}`` values come from."""
+    """Where ``${secret:name}`` values come from.
+
+    ``dev_defaults`` are public development values used when the environment has none; they
+    are allowed only for the env provider, so a deployed profile can never fall back to them.
+    """
 
     kind: Literal["env", "aws_secrets_manager"] = "env"
     prefix: str = "MEDALLION_SECRET_"
+    dev_defaults: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _dev_defaults_only_locally(self) -> "SecretsConfig":
+        if self.dev_defaults and self.kind != "env":
+            raise ValueError("dev_defaults are only allowed with kind: env (never on a deployed profile)")
+        return self
 
 
 class SparkConfig(_Strict):

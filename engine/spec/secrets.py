@@ -33,16 +33,20 @@ class SecretValue(str):
 class EnvSecretProvider:
     """Secrets from environment variables ``<prefix><NAME>``: the local profile's provider."""
 
-    def __init__(self, prefix: str = "MEDALLION_SECRET_", env: Mapping[str, str] | None = None):
+    def __init__(self, prefix: str = "MEDALLION_SECRET_", env: Mapping[str, str] | None = None,
+                 dev_defaults: Mapping[str, str] | None = None):
         self.prefix = prefix
         self.env = os.environ if env is None else env
+        self.dev_defaults = dict(dev_defaults or {})
 
     def get(self, name: str) -> str:
         """The value, or a SpecError telling which variable to set (never a value)."""
         key = self.prefix + name.upper().replace(".", "_")
-        if key not in self.env:
-            raise SpecError(f"secret '{name}' is not available: set the environment variable {key}")
-        return self.env[key]
+        if key in self.env:
+            return self.env[key]
+        if name in self.dev_defaults:
+            return self.dev_defaults[name]
+        raise SpecError(f"secret '{name}' is not available: set the environment variable {key}")
 
 
 def resolve_secrets(text: str, provider: SecretProvider) -> SecretValue:

@@ -77,6 +77,23 @@ class DeriveStep(StepBase):
     columns: dict[str, str] = Field(min_length=1)
 
 
+class TrimStep(StepBase):
+    """Trim whitespace from text columns (all text columns when none are listed)."""
+
+    type: Literal["trim"]
+    columns: list[str] | None = None
+    blank_as_null: bool = Field(True, description="an empty value after trimming becomes null")
+
+
+class MapValuesStep(StepBase):
+    """Replace known values of one column through a mapping (e.g. misspellings)."""
+
+    type: Literal["map_values"]
+    column: str
+    mapping: dict[str, str] = Field(min_length=1)
+    target: str | None = Field(None, description="write to this column instead (default: in place)")
+
+
 class FilterStep(StepBase):
     """Keep the rows for which a Spark SQL condition is true."""
 
@@ -159,7 +176,7 @@ class SqlStep(StepBase):
 
 
 STEP_MODELS: tuple[type[StepBase], ...] = (
-    ReadStep, SelectStep, RenameStep, CastStep, DeriveStep, FilterStep, DedupeStep,
+    ReadStep, SelectStep, RenameStep, CastStep, DeriveStep, TrimStep, MapValuesStep, FilterStep, DedupeStep,
     JoinStep, AggregateStep, WindowStep, UnionStep, SqlStep, ParseStep, QualityStep, HmacStep, CalendarStep,
 )
 STEP_TYPES: dict[str, type[StepBase]] = {m.model_fields["type"].annotation.__args__[0]: m for m in STEP_MODELS}

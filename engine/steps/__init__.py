@@ -14,7 +14,8 @@ from engine.steps.calendar import run_calendar
 from engine.steps.parse import run_hmac, run_parse
 from engine.steps.quality import run_quality
 from engine.steps.read import run_read
-from engine.steps.transform import run_cast, run_dedupe, run_derive, run_filter, run_rename, run_select
+from engine.steps.transform import (run_cast, run_dedupe, run_derive, run_filter, run_map_values, run_rename,
+                                    run_select, run_trim)
 
 Executor = Callable[[Any, Any, Any], Any]
 
@@ -24,6 +25,8 @@ EXECUTORS: dict[str, Executor] = {
     "rename": run_rename,
     "cast": run_cast,
     "derive": run_derive,
+    "trim": run_trim,
+    "map_values": run_map_values,
     "filter": run_filter,
     "dedupe": run_dedupe,
     "join": run_join,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from engine.spec.steps import CastStep, DedupeStep, DeriveStep, FilterStep, RenameStep, SelectStep
+from engine.spec.steps import (CastStep, DedupeStep, DeriveStep, FilterStep, MapValuesStep, RenameStep, SelectStep,
+                               TrimStep)
 from engine.steps.context import Loss, StepContext
 
 
@@ -35,6 +36,28 @@ def run_derive(step: DeriveStep, frame: DataFrame, ctx: StepContext) -> DataFram
     for name, expression in step.columns.items():
         frame = frame.withColumn(name, F.expr(expression))
     return frame
+
+
+def run_trim(step: TrimStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
+    """Trim text columns; blanks become null so not-null rules see them as missing."""
+    text = [f.name for f in frame.schema.fields if f.dataType.simpleString() == "string"]
+    columns = step.columns or text
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"trim: no column {', '.join(missing)}")
+    def trimmed(name: str):
+        value = F.trim(F.col(name))
+        return F.when(value != "", value) if step.blank_as_null else value
+    return frame.withColumns({c: trimmed(c) for c in columns})
+
+
+def run_map_values(step: MapValuesStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
+    """Known bad values become their mapped value; every other value is kept."""
+    if step.column not in frame.columns:
+        raise ValueError(f"map_values: no column {step.column}")
+    pairs = [F.lit(x) for kv in step.mapping.items() for x in kv]
+    mapped = F.coalesce(F.create_map(*pairs)[F.col(step.column)], F.col(step.column))
+    return frame.withColumn(step.target or step.column, mapped)
 
 
 def run_filter(step: FilterStep, frame: DataFrame, ctx: StepContext) -> DataFrame:

@@ -47,3 +47,22 @@ def test_bad_profile_key_has_line(make_project):
     with pytest.raises(SpecError) as err:
         load_project(root, None, env={})
     assert str(err.value) == "medallion.yaml:7: unknown key 'sparc' in profiles.local (did you mean 'spark'?)"
+
+
+def test_dev_secret_defaults_only_for_local_env_provider(make_project):
+    config = ("name: p\nvariables: {}\nprofiles:\n  aws:\n"
+              "    lake: {kind: local, root: lake}\n    warehouse: {kind: duckdb, path: w.db}\n"
+              "    secrets:\n      kind: aws_secrets_manager\n      dev_defaults: {card_hmac_key: x}\n")
+    root = make_project({}, config=config)
+    with pytest.raises(SpecError) as err:
+        load_project(root, "aws", env={})
+    assert str(err.value).startswith("medallion.yaml:7: profiles.aws.secrets: dev_defaults are only allowed")
+
+
+def test_repository_aws_profile_has_no_development_key():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    aws = load_project(root, "aws", env={})
+    assert aws.profile.secrets.kind == "aws_secrets_manager" and aws.profile.secrets.dev_defaults == {}
+    assert aws.profile.warehouse.password == "${secret:redshift_password}"  # a reference, never a value
