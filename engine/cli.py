@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from engine.errors import MedallionError, SpecErrors
+from engine.errors import MedallionError, SpecErrors, UsageError
 from engine.plan.render import dot, mermaid
 from engine.plan.select import select
 from engine.run.report import Reporter, detail_lines
@@ -66,24 +66,59 @@ def plan(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = No
 @app.command()
 def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
         project_dir: ProjectOpt = None,
-        plain: Annotated[bool, typer.Option("--plain", help="plain line output even on a terminal")] = False
+        resume: Annotated[Optional[str], typer.Option(
+            "--resume", help="finish a failed or interrupted run (default: the latest)")] = None,
+        plain: Annotated[bool, typer.Option("--plain", help="plain line output even on a terminal")] = False,
+        inject_fault: Annotated[Optional[list[str]], typer.Option("--inject-fault", hidden=True)] = None,
         ) -> None:
     """Run the selected specs (default: all) in dependency order in one Spark session."""
+    from engine.run.faults import FaultPlan
     from engine.run.preflight import preflight
-    from engine.run.runner import run_specs
+    from engine.run.resume import mark_resolved, pick_run, remaining
+    from engine.run.runner import RunContext, run_specs
 
     ws = _workspace(project_dir, profile, var)
-    names = select(ws.graph, select_)
+    resumed = None
+    if resume is not None:
+        if select_:
+            raise UsageError("--resume and --select do not go together: a resume finishes its run's selection")
+        resumed = pick_run(ws.store, resume)
+        if not var:  # the run's own variables, so the resume computes the same thing
+            ws = _workspace(project_dir, profile or resumed.profile, resumed.var_args)
+            resumed = pick_run(ws.store, resumed.run_id)
+        names = remaining(ws.graph, resumed)
+    else:
+        names = select(ws.graph, select_)
     preflight([ws.graph.specs[n] for n in names], ws.project.root)
     reporter = Reporter(plain=True if plain else None)
-    record = run_specs(graph=ws.graph, names=names, spark_factory=ws.spark, lake=ws.lake,
-                       store=ws.store, reporter=reporter, project_name=ws.project.name,
-                       profile=ws.project.profile_name, base_dir=ws.project.root, var_args=ws.var_args,
-                       shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets)
-    ws.warehouse.refresh(ws.lake.tables())
+    if resumed is not None:
+        reporter.line(f"resuming run {resumed.run_id}: {len(names)} spec(s) left")
+    ctx = RunContext(graph=ws.graph, lake=ws.lake, store=ws.store, reporter=reporter, spark_factory=ws.spark,
+                     project_name=ws.project.name, profile=ws.project.profile_name, base_dir=ws.project.root,
+                     var_args=ws.var_args, default_retry=ws.project.default_retry,
+                     shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets,
+                     faults=FaultPlan.parse(list(inject_fault or [])), warehouse=ws.warehouse)
+    record = run_specs(ctx, names, resumed_from=resumed.run_id if resumed else None)
+    mark_resolved(ws.store, record)
     reporter.run_finished(record)
     if record.status != "ok":
         raise typer.Exit(1)
+
+
+@app.command()
+def rollback(table: Annotated[str, typer.Argument(help="table to roll back, e.g. gold.churn_indicators")],
+             version: Annotated[Optional[int], typer.Argument(help="version to restore (default: previous)")] = None,
+             profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None) -> None:
+    """Point a table back at a kept earlier version (the warehouse follows)."""
+    from engine.run.lock import LakeLock
+
+    ws = _workspace(project_dir, profile, var)
+    with LakeLock(ws.lake.root, f"rollback-{table}"):
+        before = ws.lake.require(table)
+        restored = ws.lake.rollback(table, version)
+        ws.warehouse.refresh(ws.lake.tables())
+    Reporter().line(f"{table}: version {before.version} -> {restored.version} "
+                    f"({restored.rows:,} rows, committed {restored.committed_at} by run {restored.run_id})")
 
 
 @app.command()
@@ -127,14 +162,14 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
         rows = []
         for rec in ws.store.list():
             counts = {s: sum(x.status == s for x in rec.specs) for s in ("ok", "failed", "skipped")}
-            rows.append([rec.run_id, rec.status, rec.started_at, rec.finished_at or "-",
+            status = f"{rec.status} (resumed by {rec.resolved_by})" if rec.resolved_by else rec.status
+            rows.append([rec.run_id, status, rec.started_at, rec.finished_at or "-",
                          str(counts["ok"]), str(counts["failed"]), str(counts["skipped"])])
         reporter.table("runs", ["run_id", "status", "started", "finished", "ok", "failed", "skipped"], rows)
         return
     record = ws.store.load(run_id)
     if record is None:
         known = [r.run_id for r in ws.store.list()]
-        from engine.errors import UsageError
         from engine.spec.suggest import did_you_mean
         raise UsageError(f"no run '{run_id}'{did_you_mean(run_id, known)}")
     reporter.line(f"run {record.run_id} {record.status} · profile {record.profile} · "
@@ -172,12 +207,22 @@ def _print_error(exc: BaseException) -> None:
         traceback.print_exception(exc)
 
 
+def _optional_resume_value(args: list[str]) -> list[str]:
+    """``--resume`` may stand alone (latest unfinished run); give the option its value."""
+    out = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--resume" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append("latest")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code (0 ok, 1 run failed, 2 invalid)."""
     global _DEBUG
     args = list(sys.argv[1:] if argv is None else argv)
     _DEBUG = "--debug" in args
-    args = [a for a in args if a != "--debug"]
+    args = _optional_resume_value([a for a in args if a != "--debug"])
     _load_plugins()
     try:
         result = app(args=args, prog_name="medallion", standalone_mode=False)

@@ -19,6 +19,7 @@ from pathlib import Path
 from engine.errors import RunError
 
 POINTER = "_current.json"
+MANIFEST = "_manifest.json"
 
 
 @dataclass
@@ -72,11 +73,19 @@ class LocalLake:
         return found
 
     def begin(self, table: str) -> PendingWrite:
-        """Reserve the next version folder for a write (not yet visible to readers)."""
+        """Reserve the next version folder for a write (not yet visible to readers).
+
+        Folders without a manifest were never committed (a crash mid-write); the caller holds
+        the lake lock, so nobody else is writing them and they are removed here.
+        """
         base = self.table_dir(table)
         base.mkdir(parents=True, exist_ok=True)
-        existing = [int(p.name[1:]) for p in base.glob("v[0-9]*") if p.name[1:].isdigit()]
         current = self.current(table)
+        for folder in base.glob("v[0-9]*"):
+            uncommitted = not (folder / MANIFEST).is_file()
+            if folder.name[1:].isdigit() and uncommitted and (not current or int(folder.name[1:]) != current.version):
+                shutil.rmtree(folder, ignore_errors=True)
+        existing = [int(p.name[1:]) for p in base.glob("v[0-9]*") if p.name[1:].isdigit()]
         version = max([0, *existing, current.version if current else 0]) + 1
         return PendingWrite(table, version, base / f"v{version:06d}")
 
@@ -89,14 +98,36 @@ class LocalLake:
             table=pending.table, version=pending.version, path=str(pending.path.resolve()),
             rows=rows, columns=columns, partition_by=partition_by,
             committed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), run_id=run_id)
-        base = self.table_dir(pending.table)
+        (pending.path / MANIFEST).write_text(json.dumps(asdict(record), indent=2), encoding="utf-8")
+        self._switch(record)
+        self._prune(pending.table, record.version)
+        return record
+
+    def _switch(self, record: TableVersion) -> None:
+        """Point readers at ``record`` (temp file + atomic rename)."""
+        base = self.table_dir(record.table)
         tmp = base / f".{POINTER}.{uuid.uuid4().hex}"
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(asdict(record), fh, indent=2)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, base / POINTER)
-        self._prune(pending.table, record.version)
+
+    def rollback(self, table: str, version: int | None = None) -> TableVersion:
+        """Point ``table`` back at a kept version (default: the one before the current)."""
+        current = self.require(table)
+        kept = [v for v in self.versions(table) if (self.table_dir(table) / f"v{v:06d}" / MANIFEST).is_file()]
+        if version is None:
+            older = [v for v in kept if v < current.version]
+            if not older:
+                raise RunError(f"{table} has no version before {current.version} to roll back to "
+                               f"(kept: {', '.join(map(str, kept)) or 'none'})")
+            version = older[-1]
+        if version not in kept:
+            raise RunError(f"{table} has no version {version} (kept: {', '.join(map(str, kept))})")
+        manifest = self.table_dir(table) / f"v{version:06d}" / MANIFEST
+        record = TableVersion(**json.loads(manifest.read_text(encoding="utf-8")))
+        self._switch(record)
         return record
 
     def abort(self, pending: PendingWrite) -> None:
@@ -111,7 +142,7 @@ class LocalLake:
     def _prune(self, table: str, current: int) -> None:
         keep = [v for v in self.versions(table) if v <= current][-self.keep_versions:]
         for version in self.versions(table):
-            if version < current and version not in keep:
+            if version != current and version not in keep:
                 shutil.rmtree(self.table_dir(table) / f"v{version:06d}", ignore_errors=True)
 
     def tables(self) -> list[TableVersion]:

@@ -53,6 +53,9 @@ class RunRecord(BaseModel):
     profile: str
     selection: list[str] = Field(default_factory=list)
     variables: dict[str, str] = Field(default_factory=dict)
+    var_args: list[str] = Field(default_factory=list, description="--var as given; a resume reuses them")
+    resumed_from: str | None = None
+    resolved_by: str | None = Field(None, description="the resume run that finished this run's work")
     started_at: str = Field(default_factory=utc_now)
     finished_at: str | None = None
     status: Literal["running", "ok", "failed"] = "running"

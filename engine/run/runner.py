@@ -21,6 +21,8 @@ from engine.io.lake import LocalLake, PendingWrite
 from engine.run.accounting import account, check
 from engine.plan.graph import Graph
 from engine.run.failures import classify
+from engine.run.faults import FaultPlan
+from engine.run.lock import LakeLock
 from engine.run.record import RunRecord, RunStore, SpecRecord, new_run_id, utc_now
 from engine.run.report import Reporter
 from engine.run.sizing import input_bytes, partitions_for
@@ -109,7 +111,8 @@ def _columns(frame: DataFrame) -> list[dict[str, str]]:
 
 
 def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_id: str,
-                 base_dir: Any, secrets: SecretProvider | None = None) -> SpecResult:
+                 base_dir: Any, secrets: SecretProvider | None = None,
+                 faults: FaultPlan | None = None) -> SpecResult:
     """Run one spec's steps and commit its output (and its quarantine) atomically."""
     spec = loaded.spec
     ctx = StepContext(spark=spark, run_id=run_id, base_dir=base_dir, spec_name=spec.name, secrets=secrets)
@@ -130,6 +133,8 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_i
         if spec.conservation:
             accounting = account(spec.conservation, per_input[spec.conservation], rows_out, ctx.losses)
             check(accounting)
+        if faults is not None:
+            faults.before_commit(spec.name)
         if quarantined is not None:
             lake.commit(pending[0], rows=quarantined, columns=_columns(q_frame), partition_by=[], run_id=run_id)
         committed = lake.commit(main, rows=rows_out, columns=_columns(frame),
@@ -149,49 +154,86 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_i
                       [r.as_dict() for r in ctx.rules], accounting)
 
 
-def resume_command(record: RunRecord, var_args: list[str]) -> str:
-    """The command that re-runs the failed specs and everything downstream of them."""
-    failed = [s.spec for s in record.specs if s.status == "failed"]
-    parts = ["medallion", "run", "--select", " ".join(f"{name}+" for name in failed)]
+@dataclass
+class RunContext:
+    """Everything a run needs besides the list of specs."""
+
+    graph: Graph
+    lake: LocalLake
+    store: RunStore
+    reporter: Reporter
+    spark_factory: Any
+    project_name: str
+    profile: str
+    base_dir: Any
+    var_args: list[str] = field(default_factory=list)
+    default_retry: Retry | None = None
+    shuffle_partitions: int | str = "auto"
+    secrets: SecretProvider | None = None
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    warehouse: Any = None
+
+
+def resume_command(record: RunRecord) -> str:
+    """The command that finishes a failed run (its variables are kept in its record)."""
+    parts = ["medallion", "run", "--resume", record.run_id]
     if record.profile != "local":
         parts += ["--profile", record.profile]
-    for pair in var_args:
-        parts += ["--var", pair]
     return shlex.join(parts)
 
 
-def run_specs(*, graph: Graph, names: list[str], spark_factory: Any, lake: LocalLake,
-              store: RunStore, reporter: Reporter, project_name: str, profile: str,
-              base_dir: Any, var_args: list[str], default_retry: Retry | None = None,
-              run_id: str | None = None, shuffle_partitions: int | str = "auto",
-              secrets: SecretProvider | None = None) -> RunRecord:
-    """Run ``names`` (already in dependency order) and return the saved run record."""
-    record = RunRecord(run_id=run_id or new_run_id(), project=project_name, profile=profile,
-                       selection=names, variables=dict(p.partition("=")[::2] for p in var_args),
-                       specs=[SpecRecord(spec=n, layer=graph.layer_of(n)) for n in names])
-    store.save(record)
-    reporter.run_started(record)
-    spark = spark_factory()
+def _size_shuffles(ctx: RunContext, spark: SparkSession, loaded: LoadedSpec) -> None:
+    if ctx.shuffle_partitions == "auto":
+        cores = spark.sparkContext.defaultParallelism
+        parts = partitions_for(input_bytes(loaded, ctx.lake, ctx.base_dir), cores)
+        spark.conf.set("spark.sql.shuffle.partitions", str(parts))
+
+
+def run_specs(ctx: RunContext, names: list[str], *, run_id: str | None = None,
+              resumed_from: str | None = None) -> RunRecord:
+    """Run ``names`` (in dependency order) under the lake lock; returns the saved record."""
+    record = RunRecord(run_id=run_id or new_run_id(), project=ctx.project_name, profile=ctx.profile,
+                       selection=names, var_args=list(ctx.var_args), resumed_from=resumed_from,
+                       variables=dict(p.partition("=")[::2] for p in ctx.var_args),
+                       specs=[SpecRecord(spec=n, layer=ctx.graph.layer_of(n)) for n in names])
+    with LakeLock(ctx.lake.root, record.run_id) as lock:
+        if lock.recovered:
+            ctx.reporter.line(f"took over a stale lock of run {lock.recovered.get('run_id')} "
+                              f"(pid {lock.recovered.get('pid')}, since {lock.recovered.get('since')})")
+        ctx.store.save(record)
+        ctx.reporter.run_started(record)
+        try:
+            _run_all(ctx, record, names)
+        finally:
+            if ctx.warehouse is not None:
+                ctx.warehouse.refresh(ctx.lake.tables())
+    return record
+
+
+def _run_all(ctx: RunContext, record: RunRecord, names: list[str]) -> None:
+    spark = ctx.spark_factory()
     broken: set[str] = set()
     for name in names:
         item = record.spec(name)
-        loaded = graph.specs[name]
-        blocked = graph.upstream[name] & broken
+        loaded = ctx.graph.specs[name]
+        blocked = ctx.graph.upstream[name] & broken
         if blocked:
             item.status, item.error = "skipped", f"upstream failed: {', '.join(sorted(blocked))}"
             broken.add(name)
-            reporter.spec_finished(item)
+            ctx.reporter.spec_finished(item)
             continue
         item.status = "running"
-        if shuffle_partitions == "auto":
-            cores = spark.sparkContext.defaultParallelism
-            parts = partitions_for(input_bytes(loaded, lake, base_dir), cores)
-            spark.conf.set("spark.sql.shuffle.partitions", str(parts))
-        reporter.spec_started(item)
+        _size_shuffles(ctx, spark, loaded)
+        ctx.reporter.spec_started(item)
         started = time.monotonic()
+
+        def work() -> SpecResult:
+            ctx.faults.before_attempt(name)  # noqa: B023 - called within this iteration
+            return execute_spec(loaded, spark, ctx.lake, record.run_id,  # noqa: B023
+                                ctx.base_dir, ctx.secrets, ctx.faults)
+
         try:
-            result = _with_retry(loaded, default_retry, item, reporter,
-                                 lambda: execute_spec(loaded, spark, lake, record.run_id, base_dir, secrets))
+            result = _with_retry(loaded, ctx.default_retry, item, ctx.reporter, work)
             item.rows_in, item.rows_out, item.version = result.rows_in, result.rows_out, result.version
             item.quarantined, item.rules, item.accounting = result.quarantined, result.rules, result.accounting
             item.status = "ok"
@@ -199,14 +241,13 @@ def run_specs(*, graph: Graph, names: list[str], spark_factory: Any, lake: Local
             item.status, item.error, item.error_class = "failed", str(exc), type(exc).__name__
             broken.add(name)
         item.seconds = round(time.monotonic() - started, 2)
-        reporter.spec_finished(item)
-        store.save(record)
+        ctx.reporter.spec_finished(item)
+        ctx.store.save(record)
     record.status = "failed" if broken else "ok"
     record.finished_at = utc_now()
     if broken:
-        record.resume_command = resume_command(record, var_args)
-    store.save(record)
-    return record
+        record.resume_command = resume_command(record)
+    ctx.store.save(record)
 
 
 def _with_retry(loaded: LoadedSpec, default: Retry | None, item: SpecRecord, reporter: Reporter,

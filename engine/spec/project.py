@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.errors import UsageError
 from engine.spec.interpolate import interpolate
+from engine.spec.models import Retry
 from engine.spec.suggest import did_you_mean
 from engine.spec.validate_errors import validate_model
 from engine.spec.yaml_source import YamlDoc, load_yaml_file
@@ -109,19 +110,21 @@ class ProjectFile(_Strict):
     variables: dict[str, Any] = Field(default_factory=dict)
     profiles: dict[str, dict[str, Any]] = Field(min_length=1)
     spec_dirs: list[str] = Field(default_factory=lambda: ["pipelines", "marts"])
+    retry: Retry = Field(default_factory=Retry, description="default retry policy of every spec")
 
 
 class Project:
     """A loaded project: root folder, resolved variables and the active profile."""
 
     def __init__(self, root: Path, name: str, profile_name: str, profile: Profile,
-                 variables: dict[str, Any], spec_dirs: list[str]):
+                 variables: dict[str, Any], spec_dirs: list[str], default_retry: Retry | None = None):
         self.root = root
         self.name = name
         self.profile_name = profile_name
         self.profile = profile
         self.variables = variables
         self.spec_dirs = spec_dirs
+        self.default_retry = default_retry or Retry()
 
     def path(self, value: str | Path) -> Path:
         """A path from config, relative to the project root unless absolute."""
@@ -190,4 +193,4 @@ def load_project(root: Path, profile: str | None = None, overrides: Mapping[str,
                   {k[2:]: v for k, v in doc.lines.items() if k[:2] == ("profiles", chosen)})
     resolved = interpolate(sub, variables, env)
     prof = validate_model(Profile, resolved, sub, prefix=("profiles", chosen))
-    return Project(root, raw.name, chosen, prof, variables, raw.spec_dirs)
+    return Project(root, raw.name, chosen, prof, variables, raw.spec_dirs, raw.retry)

@@ -66,7 +66,8 @@ def test_run_commit_fail_skip_and_resume(spark, make_project, capsys):
     assert code == 1
     assert "failed  silver.b" in captured.out and "skipped gold.c" in captured.out
     assert "pipelines/silver/b.yaml:4: step 1 (filter): [UNRESOLVED_COLUMN" in captured.out
-    assert "to resume: medallion run --select silver.b+ --var 'cond=amout > 0'" in captured.out
+    failed_run = json.loads(sorted((root / "lake" / "_runs").glob("*.json"))[-1].read_text())["run_id"]
+    assert f"to resume: medallion run --resume {failed_run}" in captured.out
 
     lake = root / "lake"
     pointers = {t: json.loads((lake / t.replace(".", "/") / "_current.json").read_text())
@@ -89,6 +90,28 @@ def test_run_commit_fail_skip_and_resume(spark, make_project, capsys):
 
     assert main(["runs", record["run_id"], *base]) == 0
     assert "to resume:" in capsys.readouterr().out
+
+    # resuming with the run's own (bad) variable fails the same way and recomputes nothing else
+    assert main(["run", "--resume", *base]) == 1
+    capsys.readouterr()
+    # with the expression fixed, the resume runs only what was left: silver.b and gold.c
+    assert main(["run", "--resume", failed_run, "--var", "cond=amount > 0", *base]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming run {failed_run}: 2 spec(s) left" in out and "bronze.a" not in out
+    assert json.loads((lake / "bronze/a/_current.json").read_text())["version"] == 2  # not recomputed
+    assert json.loads((lake / "silver/b/_current.json").read_text())["version"] == 2
+    resumed = json.loads(sorted((lake / "_runs").glob("*.json"))[-1].read_text())
+    assert resumed["resumed_from"] == failed_run and [s["spec"] for s in resumed["specs"]] == ["silver.b", "gold.c"]
+    assert main(["run", "--resume", *base]) == 2  # nothing left to resume
+    assert "nothing to resume" in capsys.readouterr().err
+
+    # roll gold.c back to version 1, then forward again to 2
+    assert main(["rollback", "gold.c", *base]) == 0
+    assert "gold.c: version 2 -> 1" in capsys.readouterr().out
+    assert json.loads((lake / "gold/c/_current.json").read_text())["version"] == 1
+    assert main(["rollback", "gold.c", "2", *base]) == 0
+    assert main(["rollback", "gold.c", "7", *base]) == 1
+    assert "gold.c has no version 7 (kept: 1, 2)" in capsys.readouterr().err
 
 
 def test_transient_errors_are_retried_terminal_are_not():
