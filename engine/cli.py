@@ -68,6 +68,10 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
         project_dir: ProjectOpt = None,
         resume: Annotated[Optional[str], typer.Option(
             "--resume", help="finish a failed or interrupted run (default: the latest)")] = None,
+        full_refresh: Annotated[bool, typer.Option(
+            "--full-refresh", help="incremental specs rebuild from every source row")] = False,
+        backfill: Annotated[Optional[tuple[str, str]], typer.Option(
+            "--backfill", help="incremental specs re-load the source rows between FROM and TO")] = None,
         plain: Annotated[bool, typer.Option("--plain", help="plain line output even on a terminal")] = False,
         inject_fault: Annotated[Optional[list[str]], typer.Option("--inject-fault", hidden=True)] = None,
         ) -> None:
@@ -77,6 +81,11 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
     from engine.run.resume import mark_resolved, pick_run, remaining
     from engine.run.runner import RunContext, run_specs
 
+    from engine.run.incremental import LoadMode
+
+    if full_refresh and backfill:
+        raise UsageError("--full-refresh and --backfill do not go together")
+    mode = LoadMode("full") if full_refresh else LoadMode.backfill(*backfill) if backfill else LoadMode()
     ws = _workspace(project_dir, profile, var)
     resumed = None
     if resume is not None:
@@ -97,7 +106,7 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
                      project_name=ws.project.name, profile=ws.project.profile_name, base_dir=ws.project.root,
                      var_args=ws.var_args, default_retry=ws.project.default_retry,
                      shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets,
-                     faults=FaultPlan.parse(list(inject_fault or [])), warehouse=ws.warehouse)
+                     faults=FaultPlan.parse(list(inject_fault or [])), warehouse=ws.warehouse, mode=mode)
     record = run_specs(ctx, names, resumed_from=resumed.run_id if resumed else None)
     mark_resolved(ws.store, record)
     reporter.run_finished(record)

@@ -34,6 +34,7 @@ class TableVersion:
     partition_by: list[str] = field(default_factory=list)
     committed_at: str = ""
     run_id: str = ""
+    watermark: str | None = None
 
 
 @dataclass
@@ -90,14 +91,15 @@ class LocalLake:
         return PendingWrite(table, version, base / f"v{version:06d}")
 
     def commit(self, pending: PendingWrite, *, rows: int, columns: list[dict[str, str]],
-               partition_by: list[str], run_id: str) -> TableVersion:
+               partition_by: list[str], run_id: str, watermark: str | None = None) -> TableVersion:
         """Switch the pointer to the written version atomically, then prune old versions."""
         if not pending.path.is_dir():
             raise RunError(f"cannot commit {pending.table}: {pending.path} was not written")
         record = TableVersion(
             table=pending.table, version=pending.version, path=str(pending.path.resolve()),
             rows=rows, columns=columns, partition_by=partition_by,
-            committed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), run_id=run_id)
+            committed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), run_id=run_id,
+            watermark=watermark)
         (pending.path / MANIFEST).write_text(json.dumps(asdict(record), indent=2), encoding="utf-8")
         self._switch(record)
         self._prune(pending.table, record.version)

@@ -3,7 +3,7 @@
 Given on the command line as ``--inject-fault SPEC=KIND[:COUNT]`` (hidden from help), so the
 tests drive real processes through real failures: ``transient`` and ``terminal`` raise before
 the spec's work, ``kill`` sends SIGKILL to the process after the table's files are written but
-before its commit — the worst moment for a crash.
+before its commit — the worst moment for a crash — and ``commit_error`` raises at that moment.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from engine.errors import TerminalError, TransientError, UsageError
 
-KINDS = ("transient", "terminal", "kill")
+KINDS = ("transient", "terminal", "kill", "commit_error")
 
 
 @dataclass
@@ -52,5 +52,8 @@ class FaultPlan:
 
     def before_commit(self, spec: str) -> None:
         """Die like a crashed process: files written, pointer not yet switched."""
-        if self._take(spec, ("kill",)):
+        kind = self._take(spec, ("kill", "commit_error"))
+        if kind == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
+        if kind == "commit_error":
+            raise TerminalError(f"injected failure before the commit of {spec}")

@@ -22,6 +22,8 @@ from engine.run.accounting import account, check
 from engine.plan.graph import Graph
 from engine.run.failures import classify
 from engine.run.faults import FaultPlan
+from engine.run import incremental
+from engine.run.incremental import LoadMode
 from engine.run.lock import LakeLock
 from engine.run.record import RunRecord, RunStore, SpecRecord, new_run_id, utc_now
 from engine.run.report import Reporter
@@ -112,7 +114,7 @@ def _columns(frame: DataFrame) -> list[dict[str, str]]:
 
 def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_id: str,
                  base_dir: Any, secrets: SecretProvider | None = None,
-                 faults: FaultPlan | None = None) -> SpecResult:
+                 faults: FaultPlan | None = None, mode: LoadMode | None = None) -> SpecResult:
     """Run one spec's steps and commit its output (and its quarantine) atomically."""
     spec = loaded.spec
     ctx = StepContext(spark=spark, run_id=run_id, base_dir=base_dir, spec_name=spec.name, secrets=secrets)
@@ -120,6 +122,12 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_i
     try:
         frame, rows_in, per_input = _run_steps(loaded, ctx, lake)
         ctx.step_label = f"writing {spec.output.table}"
+        if spec.incremental:
+            mode = mode or LoadMode()
+            current = lake.current(spec.output.table)
+            frame = incremental.window(frame, spec.incremental, mode, current)
+            stored = None if mode.kind == "full" or current is None else read_table(spark, lake, current.table)[0]
+            frame = incremental.merge(frame, stored, spec.incremental)
         quarantined = None
         if ctx.quarantine:
             q_pending = lake.begin(quarantine_table(spec.name))
@@ -137,8 +145,9 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_i
             faults.before_commit(spec.name)
         if quarantined is not None:
             lake.commit(pending[0], rows=quarantined, columns=_columns(q_frame), partition_by=[], run_id=run_id)
+        watermark = incremental.new_watermark(str(main.path), spark, spec.incremental) if spec.incremental else None
         committed = lake.commit(main, rows=rows_out, columns=_columns(frame),
-                                partition_by=spec.output.partition_by, run_id=run_id)
+                                partition_by=spec.output.partition_by, run_id=run_id, watermark=watermark)
     except Exception as exc:  # noqa: BLE001
         for write in pending:
             if lake.current(write.table) is None or lake.current(write.table).version != write.version:
@@ -172,6 +181,7 @@ class RunContext:
     secrets: SecretProvider | None = None
     faults: FaultPlan = field(default_factory=FaultPlan)
     warehouse: Any = None
+    mode: LoadMode = field(default_factory=LoadMode)
 
 
 def resume_command(record: RunRecord) -> str:
@@ -230,7 +240,7 @@ def _run_all(ctx: RunContext, record: RunRecord, names: list[str]) -> None:
         def work() -> SpecResult:
             ctx.faults.before_attempt(name)  # noqa: B023 - called within this iteration
             return execute_spec(loaded, spark, ctx.lake, record.run_id,  # noqa: B023
-                                ctx.base_dir, ctx.secrets, ctx.faults)
+                                ctx.base_dir, ctx.secrets, ctx.faults, ctx.mode)
 
         try:
             result = _with_retry(loaded, ctx.default_retry, item, ctx.reporter, work)

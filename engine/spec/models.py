@@ -55,6 +55,19 @@ class Retry(BaseModel):
     max_delay_seconds: float = Field(300.0, ge=0)
 
 
+class Incremental(BaseModel):
+    """Load only what is new: rows at or after (watermark - lookback), merged on ``keys``.
+
+    The watermark is the largest value of ``column`` in the committed table; it is stored with
+    the commit, so it advances only when the output commit succeeds.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    column: str = Field(description="creation-time column (ISO-8601 text or timestamp)")
+    keys: list[str] = Field(min_length=1, description="a re-read row replaces the stored row with these keys")
+    lookback_hours: float = Field(72, ge=0, description="re-read this far behind the watermark (late rows)")
+
+
 class ColumnDoc(BaseModel):
     """Documentation of one output column (drives dashboards and the data dictionary)."""
 
@@ -74,6 +87,7 @@ class Spec(BaseModel):
     output: Output = Field(default_factory=Output)
     schedule: str | None = Field(None, description="cron expression (AWS) for the workflow trigger")
     retry: Retry | None = None
+    incremental: Incremental | None = None
     conservation: str | None = Field(
         None, description="input frame whose every row must be accounted for: "
                           "rows in = rows out + quarantined + filtered + deduplicated + dropped")

@@ -126,3 +126,20 @@ def test_transient_error_twice_with_three_attempts_succeeds(tmp_path):
     assert result.returncode == 1
     record = json.loads(sorted((root / "lake/_runs").glob("*.json"))[-1].read_text())
     assert {s["spec"]: s for s in record["specs"]}["gold.c"]["attempts"] == 1
+
+
+def test_daily_incremental_run_twice_gives_identical_tables(tmp_path):
+    root = project(tmp_path / "p")
+    (root / "raw/a.csv").write_text("id,amount,ts\n1,10,2024-01-01T09:00:00Z\n2,0,2024-01-02T09:00:00.5Z\n"
+                                    "3,5,2024-01-03T09:00:00.25Z\n4,7,2024-01-03T23:59:59.999Z\n")
+    (root / "pipelines/bronze/a.yaml").write_text(
+        "name: bronze.a\nsteps:\n  - {type: read, format: csv, path: raw/a.csv, "
+        "columns: {id: int, amount: int, ts: string}}\nincremental: {column: ts, keys: [id], lookback_hours: 48}\n")
+    assert medallion(root, "run").returncode == 0
+    once = content(root)
+    again = medallion(root, "run")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert content(root) == once
+    assert {t: pointer(root, t)["version"] for t in ("bronze.a", "silver.b", "gold.c")} == \
+        {"bronze.a": 2, "silver.b": 2, "gold.c": 2}
+    assert pointer(root, "bronze.a")["rows"] == 4
