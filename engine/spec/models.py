@@ -32,6 +32,24 @@ def check_table_name(value: str) -> str:
 TableName = Annotated[str, AfterValidator(check_table_name)]
 
 
+class WarehouseHints(BaseModel):
+    """Physical design for server warehouses (Redshift): distribution, sort order, encodings."""
+
+    model_config = ConfigDict(extra="forbid")
+    diststyle: Literal["auto", "even", "all", "key"] = "auto"
+    distkey: str | None = None
+    sortkey: list[str] = Field(default_factory=list)
+    encode: dict[str, str] = Field(default_factory=dict, description="column -> encoding, e.g. zstd, az64")
+
+    @model_validator(mode="after")
+    def _key_style(self) -> "WarehouseHints":
+        if self.distkey and self.diststyle not in ("key", "auto"):
+            raise ValueError(f"distkey needs diststyle key (got {self.diststyle})")
+        if self.diststyle == "key" and not self.distkey:
+            raise ValueError("diststyle key needs a distkey")
+        return self
+
+
 class Output(BaseModel):
     """Where the result goes: a lake table, committed atomically as a new version."""
 
@@ -39,6 +57,7 @@ class Output(BaseModel):
     table: str | None = Field(None, description="default: the spec's name")
     keys: list[str] = Field(default_factory=list, description="the grain; used by rules and merges")
     partition_by: list[str] = Field(default_factory=list)
+    warehouse: WarehouseHints = Field(default_factory=WarehouseHints)
 
     @field_validator("table")
     @classmethod

@@ -54,7 +54,7 @@ class DuckDbWarehouse(_Strict):
 
 
 class RedshiftWarehouse(_Strict):
-    """Redshift, loaded by COPY from the lake (credentials via a secret reference)."""
+    """Redshift, loaded by COPY from Parquet staged on S3 (credentials via a secret reference)."""
 
     kind: Literal["redshift"]
     host: str
@@ -62,6 +62,37 @@ class RedshiftWarehouse(_Strict):
     user: str
     password: str = Field(description="a ${secret:name} reference, never a literal")
     port: int = 5439
+    iam_role: str = Field(description="ARN of the role Redshift assumes to read the staging prefix")
+    staging_bucket: str
+    staging_prefix: str = "redshift-staging"
+    region: str = "us-east-1"
+    sslmode: Literal["verify-full", "verify-ca", "require"] = "verify-full"
+
+
+class PostgresWarehouse(_Strict):
+    """PostgreSQL as a warehouse (and as the Redshift-compatible test server)."""
+
+    kind: Literal["postgres"]
+    host: str = "127.0.0.1"
+    port: int = 5432
+    database: str
+    user: str
+    password: str | None = Field(None, description="a ${secret:name} reference, or none for trust auth")
+    sslmode: Literal["disable", "prefer", "require", "verify-full"] = "prefer"
+
+
+class PostgresSource(_Strict):
+    """The source database (RDS PostgreSQL on AWS; the local server here)."""
+
+    kind: Literal["postgres"]
+    host: str = "127.0.0.1"
+    port: int = 5432
+    database: str
+    user: str
+    password: str | None = Field(None, description="a ${secret:name} reference, or none for trust auth")
+    schema_: str = Field("source", alias="schema")
+    tables: dict[str, str] = Field(default_factory=dict, description="table -> raw CSV file loaded into it")
+    sslmode: Literal["disable", "prefer", "require", "verify-full"] = "prefer"
 
 
 class SecretsConfig(_Strict):
@@ -96,7 +127,8 @@ class Profile(_Strict):
     """Everything that differs between running here and running on AWS."""
 
     lake: Annotated[Union[LocalLake, S3Lake], Field(discriminator="kind")]
-    warehouse: Annotated[Union[DuckDbWarehouse, RedshiftWarehouse], Field(discriminator="kind")]
+    warehouse: Annotated[Union[DuckDbWarehouse, PostgresWarehouse, RedshiftWarehouse], Field(discriminator="kind")]
+    source: PostgresSource | None = None
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
     keep_versions: int = Field(5, ge=1, description="committed versions kept per table")
