@@ -12,6 +12,11 @@ SCALE  ?= 1
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@# The PostgreSQL JDBC driver for the postgres profile (offline, from Debian) when we can install it.
+	@if [ ! -f /usr/share/java/postgresql.jar ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -q libpostgresql-jdbc-java >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libpostgresql-jdbc-java >/dev/null 2>&1) || \
+	  echo "note: could not install libpostgresql-jdbc-java; JDBC tests will be skipped outside CI"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'

@@ -106,7 +106,8 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
                      project_name=ws.project.name, profile=ws.project.profile_name, base_dir=ws.project.root,
                      var_args=ws.var_args, default_retry=ws.project.default_retry,
                      shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets,
-                     faults=FaultPlan.parse(list(inject_fault or [])), warehouse=ws.warehouse, mode=mode)
+                     faults=FaultPlan.parse(list(inject_fault or [])), warehouse=ws.warehouse, mode=mode,
+                     source=ws.project.profile.source)
     record = run_specs(ctx, names, resumed_from=resumed.run_id if resumed else None)
     mark_resolved(ws.store, record)
     reporter.run_finished(record)
@@ -125,9 +126,27 @@ def rollback(table: Annotated[str, typer.Argument(help="table to roll back, e.g.
     with LakeLock(ws.lake.root, f"rollback-{table}"):
         before = ws.lake.require(table)
         restored = ws.lake.rollback(table, version)
-        ws.warehouse.refresh(ws.lake.tables())
+        ws.warehouse.refresh(ws.lake.tables(), ws.hints())
     Reporter().line(f"{table}: version {before.version} -> {restored.version} "
                     f"({restored.rows:,} rows, committed {restored.committed_at} by run {restored.run_id})")
+
+
+source_app = typer.Typer(no_args_is_help=True, help="The source database (RDS-style PostgreSQL).")
+app.add_typer(source_app, name="source")
+
+
+@source_app.command("load")
+def source_load(profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None) -> None:
+    """Load the raw CSVs into the source database's tables (idempotent: replaces them)."""
+    from engine.io.source import load_source
+
+    ws = _workspace(project_dir, profile, var)
+    source = ws.project.profile.source
+    if source is None:
+        raise UsageError(f"profile '{ws.project.profile_name}' has no source database; try --profile postgres")
+    counts = load_source(source, ws.secrets, ws.project.root)
+    Reporter().table("source load", ["table", "rows"],
+                     [[f"{source.schema_}.{t}", f"{n:,}"] for t, n in counts.items()])
 
 
 @app.command()

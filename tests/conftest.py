@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+JDBC_JAR = Path("/usr/share/java/postgresql.jar")
+IN_CI = os.environ.get("CI", "").lower() == "true"
 CASES = Path(__file__).resolve().parent / "cases"
 
 for _key in [k for k in os.environ if k.startswith("MEDALLION_")]:
@@ -63,7 +65,8 @@ def spark():
     from engine.run.session import get_spark
     from engine.spec.project import SparkConfig
 
-    session = get_spark(SparkConfig(master="local[2]", shuffle_partitions=2, driver_memory="2g"),
+    jars = [str(JDBC_JAR)] if JDBC_JAR.is_file() else []
+    session = get_spark(SparkConfig(master="local[2]", shuffle_partitions=2, driver_memory="2g", jars=jars),
                         app_name="medallion-tests")
     yield session
     session.stop()
@@ -102,3 +105,28 @@ def make_project(tmp_path: Path):
         return tmp_path
 
     return write
+
+
+def _postgres_available() -> str | None:
+    """None when the local PostgreSQL answers, else the reason it cannot be used."""
+    try:
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=5432, dbname="test", user="postgres", connect_timeout=3):
+            pass
+    except Exception as exc:  # noqa: BLE001
+        return f"no PostgreSQL at 127.0.0.1:5432 (database test, user postgres): {str(exc).strip()[:120]}"
+    if not JDBC_JAR.is_file():
+        return f"no JDBC driver at {JDBC_JAR} (apt-get install libpostgresql-jdbc-java)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """The real local PostgreSQL (database ``test``); a skip outside CI, a failure under CI=true."""
+    reason = _postgres_available()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"CI=true needs PostgreSQL and its JDBC driver: {reason}")
+        pytest.skip(reason)
+    return {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}

@@ -29,7 +29,7 @@ class DuckDbWarehouse:
     def __init__(self, path: Path):
         self.path = path
 
-    def refresh(self, tables: list[TableVersion]) -> None:
+    def refresh(self, tables: list[TableVersion], hints: dict | None = None) -> None:
         """Point every view at its table's committed version (idempotent)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(str(self.path)) as con:

@@ -48,6 +48,15 @@ def _time(column: str):
     return F.coalesce(F.to_timestamp(F.col(column)), F.col(column).cast("timestamp"))
 
 
+def since(inc: Incremental, mode: LoadMode, current: TableVersion | None) -> datetime | None:
+    """Lower time bound of the rows this run loads (None: everything), for pushdown."""
+    if mode.kind == "backfill":
+        return mode.start
+    if mode.kind == "full" or current is None or not current.watermark:
+        return None
+    return datetime.fromisoformat(current.watermark) - timedelta(hours=inc.lookback_hours)
+
+
 def window(frame: DataFrame, inc: Incremental, mode: LoadMode, current: TableVersion | None) -> DataFrame:
     """The source rows this run loads."""
     ts = _time(inc.column)

@@ -114,10 +114,15 @@ def _columns(frame: DataFrame) -> list[dict[str, str]]:
 
 def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_id: str,
                  base_dir: Any, secrets: SecretProvider | None = None,
-                 faults: FaultPlan | None = None, mode: LoadMode | None = None) -> SpecResult:
+                 faults: FaultPlan | None = None, mode: LoadMode | None = None,
+                 source: Any = None) -> SpecResult:
     """Run one spec's steps and commit its output (and its quarantine) atomically."""
     spec = loaded.spec
-    ctx = StepContext(spark=spark, run_id=run_id, base_dir=base_dir, spec_name=spec.name, secrets=secrets)
+    ctx = StepContext(spark=spark, run_id=run_id, base_dir=base_dir, spec_name=spec.name, secrets=secrets,
+                      source=source)
+    if spec.incremental:
+        ctx.incremental_since = incremental.since(spec.incremental, mode or LoadMode(),
+                                                  lake.current(spec.output.table))
     pending: list[PendingWrite] = []
     try:
         frame, rows_in, per_input = _run_steps(loaded, ctx, lake)
@@ -182,6 +187,7 @@ class RunContext:
     faults: FaultPlan = field(default_factory=FaultPlan)
     warehouse: Any = None
     mode: LoadMode = field(default_factory=LoadMode)
+    source: Any = None
 
 
 def resume_command(record: RunRecord) -> str:
@@ -216,7 +222,8 @@ def run_specs(ctx: RunContext, names: list[str], *, run_id: str | None = None,
             _run_all(ctx, record, names)
         finally:
             if ctx.warehouse is not None:
-                ctx.warehouse.refresh(ctx.lake.tables())
+                hints = {n: item.spec.output.warehouse for n, item in ctx.graph.specs.items()}
+                ctx.warehouse.refresh(ctx.lake.tables(), hints)
     return record
 
 
@@ -240,7 +247,7 @@ def _run_all(ctx: RunContext, record: RunRecord, names: list[str]) -> None:
         def work() -> SpecResult:
             ctx.faults.before_attempt(name)  # noqa: B023 - called within this iteration
             return execute_spec(loaded, spark, ctx.lake, record.run_id,  # noqa: B023
-                                ctx.base_dir, ctx.secrets, ctx.faults, ctx.mode)
+                                ctx.base_dir, ctx.secrets, ctx.faults, ctx.mode, ctx.source)
 
         try:
             result = _with_retry(loaded, ctx.default_retry, item, ctx.reporter, work)

@@ -35,6 +35,8 @@ def spark_conf(config: SparkConfig) -> dict[str, str]:
         "spark.sql.parser.escapedStringLiterals": "true",  # regexes in specs read as written
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}",
     }
+    if config.jars:
+        conf["spark.jars"] = ",".join(config.jars)
     conf.update(config.conf)
     return conf
 

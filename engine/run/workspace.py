@@ -49,13 +49,22 @@ class Workspace:
         return LocalLake(self.project.path(cfg.root), self.project.profile.keep_versions)
 
     @cached_property
-    def warehouse(self) -> DuckDbWarehouse:
-        """The profile's warehouse."""
+    def warehouse(self) -> Any:
+        """The profile's warehouse adapter (DuckDB file, PostgreSQL or Redshift)."""
         cfg = self.project.profile.warehouse
-        if not isinstance(cfg, DuckDbConfig):
-            raise UsageError(f"profile '{self.project.profile_name}' uses a {cfg.kind} warehouse; "
-                             "this command supports duckdb only so far")
-        return DuckDbWarehouse(self.project.path(cfg.path))
+        if isinstance(cfg, DuckDbConfig):
+            return DuckDbWarehouse(self.project.path(cfg.path))
+        if cfg.kind == "postgres":
+            from engine.io.postgres import PostgresWarehouse
+
+            return PostgresWarehouse(cfg, self.secrets)
+        from engine.io.redshift import RedshiftWarehouse
+
+        return RedshiftWarehouse(cfg, self.secrets)
+
+    def hints(self) -> dict[str, Any]:
+        """Physical-design hints per table, from the specs (for server warehouses)."""
+        return {name: item.spec.output.warehouse for name, item in self.graph.specs.items()}
 
     @cached_property
     def secrets(self) -> SecretProvider:

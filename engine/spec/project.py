@@ -117,6 +117,7 @@ class SparkConfig(_Strict):
     """Local Spark sizing: one session for the whole run."""
 
     master: str = "local[*]"
+    jars: list[str] = Field(default_factory=list, description="extra jars, e.g. a JDBC driver")
     shuffle_partitions: int | Literal["auto"] = Field(
         "auto", description="a number, or auto: sized per spec from the bytes it reads")
     driver_memory: str = "4g"
@@ -132,6 +133,7 @@ class Profile(_Strict):
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
     keep_versions: int = Field(5, ge=1, description="committed versions kept per table")
+    spec_dirs: list[str] | None = Field(None, description="spec folders for this profile (default: the project's)")
 
 
 class ProjectFile(_Strict):
@@ -225,4 +227,4 @@ def load_project(root: Path, profile: str | None = None, overrides: Mapping[str,
                   {k[2:]: v for k, v in doc.lines.items() if k[:2] == ("profiles", chosen)})
     resolved = interpolate(sub, variables, env)
     prof = validate_model(Profile, resolved, sub, prefix=("profiles", chosen))
-    return Project(root, raw.name, chosen, prof, variables, raw.spec_dirs, raw.retry)
+    return Project(root, raw.name, chosen, prof, variables, prof.spec_dirs or raw.spec_dirs, raw.retry)

@@ -49,6 +49,31 @@ class ReadStep(StepBase):
         return []
 
 
+class JdbcStep(StepBase):
+    """Read a table of the profile's source database over JDBC, in parallel key ranges.
+
+    ``partition_column`` (numeric or timestamp) is split into ``num_partitions`` ranges between
+    its min and max. For an incremental spec, ``watermark_column`` gets the window's lower bound
+    pushed down into the query, so only new rows cross the network.
+    """
+
+    type: Literal["jdbc"]
+    table: str
+    columns: list[str] | None = Field(None, description="columns to read (default: all)")
+    partition_column: str | None = None
+    num_partitions: int = Field(4, ge=1, le=256)
+    watermark_column: str | None = None
+    fetch_size: int = Field(10_000, ge=1)
+    add_metadata: bool = Field(False, description="add _ingested_at, _source_file and _run_id")
+
+    @property
+    def needs_input(self) -> bool:
+        return False
+
+    def frame_refs(self) -> list[str]:
+        return []
+
+
 class SelectStep(StepBase):
     """Keep (or compute) these columns, in this order: names or Spark SQL expressions."""
 
@@ -176,7 +201,7 @@ class SqlStep(StepBase):
 
 
 STEP_MODELS: tuple[type[StepBase], ...] = (
-    ReadStep, SelectStep, RenameStep, CastStep, DeriveStep, TrimStep, MapValuesStep, FilterStep, DedupeStep,
+    ReadStep, JdbcStep, SelectStep, RenameStep, CastStep, DeriveStep, TrimStep, MapValuesStep, FilterStep, DedupeStep,
     JoinStep, AggregateStep, WindowStep, UnionStep, SqlStep, ParseStep, QualityStep, HmacStep, CalendarStep,
 )
 STEP_TYPES: dict[str, type[StepBase]] = {m.model_fields["type"].annotation.__args__[0]: m for m in STEP_MODELS}

@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.steps.combine import run_aggregate, run_join, run_sql, run_union, run_window
 from engine.steps.calendar import run_calendar
+from engine.steps.jdbc import run_jdbc
 from engine.steps.parse import run_hmac, run_parse
 from engine.steps.quality import run_quality
 from engine.steps.read import run_read
@@ -21,6 +22,7 @@ Executor = Callable[[Any, Any, Any], Any]
 
 EXECUTORS: dict[str, Executor] = {
     "read": run_read,
+    "jdbc": run_jdbc,
     "select": run_select,
     "rename": run_rename,
     "cast": run_cast,

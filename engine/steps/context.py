@@ -4,6 +4,8 @@ the places it reports to: quarantined rows, counted losses and rule outcomes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -63,6 +65,8 @@ class StepContext:
     losses: list[Loss] = field(default_factory=list)
     rules: list[RuleOutcome] = field(default_factory=list)
     cached: list[DataFrame] = field(default_factory=list)
+    source: Any = None  # the profile's source database settings (for jdbc steps)
+    incremental_since: datetime | None = None  # lower bound of an incremental window
 
     def resolve_path(self, value: str) -> str:
         """A file path from a spec, relative to the project root unless absolute or a URI."""

@@ -1,0 +1,125 @@
+"""PostgreSQL as a warehouse and as the RDS-style source database (psycopg 3).
+
+Publishing a table is one transaction: create a staging table, COPY the committed Parquet
+version into it, check the row count, drop the old table and rename the staging one, record
+the published version. A failure rolls all of it back, so readers keep the previous table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow.dataset as ds
+
+from engine.errors import TerminalError, TransientError, UsageError
+from engine.io.lake import TableVersion
+from engine.io.sqltypes import published_layers, quote, sql_type
+from engine.spec.secrets import SecretProvider, resolve_secrets
+
+META_SCHEMA = "medallion"
+META_TABLE = f"{META_SCHEMA}.published"
+
+
+def connect_kwargs(config: Any, secrets: SecretProvider | None) -> dict[str, Any]:
+    """psycopg connection arguments; the password is resolved here, at connect time only."""
+    kwargs: dict[str, Any] = {"host": config.host, "port": config.port, "dbname": config.database,
+                              "user": config.user, "sslmode": config.sslmode, "connect_timeout": 10}
+    if config.password:
+        if secrets is None:
+            raise UsageError("a password secret is configured but no secret provider is available")
+        kwargs["password"] = str(resolve_secrets(config.password, secrets))
+    return kwargs
+
+
+def open_connection(config: Any, secrets: SecretProvider | None, connect: Callable[..., Any] | None = None) -> Any:
+    """A connection, with connection failures classified as transient (retry-worthy)."""
+    import psycopg
+
+    try:
+        return (connect or psycopg.connect)(**connect_kwargs(config, secrets))
+    except psycopg.OperationalError as exc:
+        raise TransientError(f"cannot connect to PostgreSQL at {config.host}:{config.port}/{config.database}: "
+                             f"{str(exc).strip().splitlines()[0]}") from None
+
+
+def iter_rows(table: TableVersion, batch_size: int = 50_000):
+    """Rows of a committed version in its column order (partition columns included)."""
+    dataset = ds.dataset(table.path, format="parquet", partitioning="hive" if table.partition_by else None)
+    names = [c["name"] for c in table.columns]
+    for batch in dataset.to_batches(columns=names, batch_size=batch_size):
+        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+        yield from zip(*columns)
+
+
+class PostgresWarehouse:
+    """Silver, gold and quarantine tables as real PostgreSQL tables named <layer>.<name>."""
+
+    def __init__(self, config: Any, secrets: SecretProvider | None, connect: Callable[..., Any] | None = None):
+        self.config = config
+        self.secrets = secrets
+        self.connect = connect
+
+    def _published(self, conn: Any) -> dict[str, int]:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (table_name text PRIMARY KEY, version integer, "
+                     "rows bigint, published_at timestamptz DEFAULT now())")
+        conn.commit()
+        return dict(conn.execute(f"SELECT table_name, version FROM {META_TABLE}").fetchall())
+
+    def refresh(self, tables: list[TableVersion], hints: dict[str, Any] | None = None) -> list[str]:
+        """Publish every table whose committed version is not the published one; returns them."""
+        todo = [t for t in tables if t.table.split(".", 1)[0] in published_layers()]
+        if not todo:
+            return []
+        done = []
+        with open_connection(self.config, self.secrets, self.connect) as conn:
+            published = self._published(conn)
+            for table in todo:
+                if published.get(table.table) != table.version:
+                    self.publish(conn, table)
+                    done.append(table.table)
+        return done
+
+    def publish(self, conn: Any, table: TableVersion) -> None:
+        """Replace ``table`` in one transaction (staging + COPY + count check + swap)."""
+        import psycopg
+
+        layer, name = table.table.split(".", 1)
+        staging = f"{name}__v{table.version}"
+        columns = ", ".join(f"{quote(c['name'])} {sql_type(c['type'], 'postgres')}" for c in table.columns)
+        names = ", ".join(quote(c["name"]) for c in table.columns)
+        try:
+            with conn.transaction():
+                conn.execute("SET LOCAL TIME ZONE 'UTC'")
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(layer)}")
+                conn.execute(f"DROP TABLE IF EXISTS {quote(layer)}.{quote(staging)}")
+                conn.execute(f"CREATE TABLE {quote(layer)}.{quote(staging)} ({columns})")
+                with conn.cursor().copy(f"COPY {quote(layer)}.{quote(staging)} ({names}) FROM STDIN") as copy:
+                    for row in iter_rows(table):
+                        copy.write_row(row)
+                (count,) = conn.execute(f"SELECT count(*) FROM {quote(layer)}.{quote(staging)}").fetchone()
+                if count != table.rows:
+                    raise TerminalError(f"publishing {table.table}: loaded {count} rows, the lake has {table.rows}")
+                conn.execute(f"DROP TABLE IF EXISTS {quote(layer)}.{quote(name)}")
+                conn.execute(f"ALTER TABLE {quote(layer)}.{quote(staging)} RENAME TO {quote(name)}")
+                conn.execute(f"INSERT INTO {META_TABLE} (table_name, version, rows, published_at) "
+                             "VALUES (%s, %s, %s, now()) ON CONFLICT (table_name) DO UPDATE SET "
+                             "version = EXCLUDED.version, rows = EXCLUDED.rows, published_at = now()",
+                             (table.table, table.version, table.rows))
+        except psycopg.OperationalError as exc:
+            raise TransientError(f"publishing {table.table}: {str(exc).strip().splitlines()[0]}") from None
+        except psycopg.Error as exc:
+            raise TerminalError(f"publishing {table.table}: {str(exc).strip().splitlines()[0]}") from None
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one statement; returns column names and rows."""
+        import psycopg
+
+        with open_connection(self.config, self.secrets, self.connect) as conn:
+            try:
+                cursor = conn.execute(sql)
+            except psycopg.Error as exc:
+                raise UsageError(f"query failed: {str(exc).strip().splitlines()[0]}") from None
+            columns = [d.name for d in cursor.description or []]
+            return columns, cursor.fetchall() if cursor.description else []
