@@ -169,6 +169,21 @@ def query(sql: Annotated[str, typer.Argument(help="SQL against the warehouse, e.
 
 
 @app.command()
+def summary(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
+            project_dir: ProjectOpt = None) -> None:
+    """Each mart's row count and dashboard KPIs, computed in the warehouse."""
+    from engine.run.summary import summarize
+
+    ws = _workspace(project_dir, profile, var)
+    names = select(ws.graph, select_ or ["layer:gold"])
+    reporter = Reporter()
+    for table, rows, kpis in summarize(ws.graph, names, ws.warehouse):
+        reporter.line(f"{table}: {rows:,} rows" if rows >= 0 else f"{table}:")
+        for label, value in kpis:
+            reporter.line(f"    {label}: {value}")
+
+
+@app.command()
 def graph(format_: Annotated[str, typer.Option("--format", "-f", help="mermaid | dot")] = "mermaid",
           select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
           project_dir: ProjectOpt = None) -> None:

@@ -89,6 +89,9 @@ def _run_steps(loaded: LoadedSpec, ctx: StepContext, lake: LocalLake) -> tuple[D
             raise err from exc
         if any(main is f for f in flow):
             flow.append(frame)
+            if len(ctx.losses) > losses_before and not frame.is_cached:
+                # counted later (before and after the step): keep it so counting is cheap
+                ctx.cached.append(frame.persist())
         else:
             del ctx.losses[losses_before:]
         if step.as_:

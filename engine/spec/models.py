@@ -92,7 +92,8 @@ class ColumnDoc(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     description: str
-    format: Literal["text", "integer", "number", "money", "percent", "date", "datetime", "boolean"] | None = None
+    format: Literal["text", "integer", "number", "money", "percent", "date", "datetime", "boolean"] | None = Field(
+        None, description="how to show values; percent means a 0-1 fraction shown as 0-100%")
 
 
 class Spec(BaseModel):
