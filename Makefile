@@ -26,7 +26,7 @@ demo: setup
 	@if [ ! -f data/raw/order_items.csv ]; then $(BIN)/medallion sample --scale $(SCALE) --out data/raw; fi
 	$(BIN)/medallion validate
 	$(BIN)/medallion run
-	$(BIN)/medallion query "select 'bronze.order_items' as table_name, count(*) as records from bronze.order_items union all select 'bronze.order_item_options', count(*) from bronze.order_item_options union all select 'bronze.date_dim', count(*) from bronze.date_dim"
+	$(BIN)/medallion summary
 
 test: setup
 	$(BIN)/pytest
