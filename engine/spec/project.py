@@ -69,30 +69,27 @@ class RedshiftWarehouse(_Strict):
     sslmode: Literal["verify-full", "verify-ca", "require"] = "verify-full"
 
 
-class PostgresWarehouse(_Strict):
+class _PostgresConnection(_Strict):
+    """How to reach a PostgreSQL server; the password is a secret reference, never a literal."""
+
+    kind: Literal["postgres"]
+    host: str = "127.0.0.1"
+    port: int = 5432
+    database: str
+    user: str
+    password: str | None = Field(None, description="a ${secret:name} reference, or none for trust auth")
+    sslmode: Literal["disable", "prefer", "require", "verify-full"] = "prefer"
+
+
+class PostgresWarehouse(_PostgresConnection):
     """PostgreSQL as a warehouse (and as the Redshift-compatible test server)."""
 
-    kind: Literal["postgres"]
-    host: str = "127.0.0.1"
-    port: int = 5432
-    database: str
-    user: str
-    password: str | None = Field(None, description="a ${secret:name} reference, or none for trust auth")
-    sslmode: Literal["disable", "prefer", "require", "verify-full"] = "prefer"
 
-
-class PostgresSource(_Strict):
+class PostgresSource(_PostgresConnection):
     """The source database (RDS PostgreSQL on AWS; the local server here)."""
 
-    kind: Literal["postgres"]
-    host: str = "127.0.0.1"
-    port: int = 5432
-    database: str
-    user: str
-    password: str | None = Field(None, description="a ${secret:name} reference, or none for trust auth")
     schema_: str = Field("source", alias="schema")
     tables: dict[str, str] = Field(default_factory=dict, description="table -> raw CSV file loaded into it")
-    sslmode: Literal["disable", "prefer", "require", "verify-full"] = "prefer"
 
 
 class SecretsConfig(_Strict):

@@ -30,15 +30,9 @@ class CsvOptions(BaseModel):
     multiline: bool = True
 
 
-class ReadStep(StepBase):
-    """Read files (CSV with an explicit schema, Parquet, JSON) into a frame."""
+class SourceStep(StepBase):
+    """A step that creates a frame from outside the lake (it has no input frame)."""
 
-    type: Literal["read"]
-    format: Literal["csv", "parquet", "json"]
-    path: str
-    columns: dict[str, str] | None = Field(
-        None, description="ordered column -> Spark type; for CSV the header must match exactly")
-    csv: CsvOptions = Field(default_factory=CsvOptions)
     add_metadata: bool = Field(False, description="add _ingested_at, _source_file and _run_id")
 
     @property
@@ -49,7 +43,18 @@ class ReadStep(StepBase):
         return []
 
 
-class JdbcStep(StepBase):
+class ReadStep(SourceStep):
+    """Read files (CSV with an explicit schema, Parquet, JSON) into a frame."""
+
+    type: Literal["read"]
+    format: Literal["csv", "parquet", "json"]
+    path: str
+    columns: dict[str, str] | None = Field(
+        None, description="ordered column -> Spark type; for CSV the header must match exactly")
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+
+
+class JdbcStep(SourceStep):
     """Read a table of the profile's source database over JDBC, in parallel key ranges.
 
     ``partition_column`` (numeric or timestamp) is split into ``num_partitions`` ranges between
@@ -64,14 +69,6 @@ class JdbcStep(StepBase):
     num_partitions: int = Field(4, ge=1, le=256)
     watermark_column: str | None = None
     fetch_size: int = Field(10_000, ge=1)
-    add_metadata: bool = Field(False, description="add _ingested_at, _source_file and _run_id")
-
-    @property
-    def needs_input(self) -> bool:
-        return False
-
-    def frame_refs(self) -> list[str]:
-        return []
 
 
 class SelectStep(StepBase):
