@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 class StepBase(BaseModel):
     """Fields every step shares."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, coerce_numbers_to_str=True)
 
     input: str | None = Field(None, description="name of the frame to read; default: previous step")
     as_: str | None = Field(None, alias="as", description="name the result for later steps")
