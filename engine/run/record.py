@@ -17,9 +17,9 @@ Status = Literal["pending", "running", "ok", "failed", "skipped"]
 
 
 def new_run_id(now: datetime | None = None) -> str:
-    """Sortable, unique: ``20261125T031500Z-a1b2c3``."""
+    """Sortable to the millisecond, unique: ``20261125T031500123Z-a1b2c3``."""
     now = now or datetime.now(timezone.utc)
-    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + secrets.token_hex(3)
 
 
 def utc_now() -> str:
