@@ -14,6 +14,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.spec.clv import ClvModelStep
 from engine.spec.quality import CalendarStep, HmacStep, ParseStep, QualityStep
 from engine.spec.step_base import StepBase
 
@@ -199,7 +200,7 @@ class SqlStep(StepBase):
 
 STEP_MODELS: tuple[type[StepBase], ...] = (
     ReadStep, JdbcStep, SelectStep, RenameStep, CastStep, DeriveStep, TrimStep, MapValuesStep, FilterStep, DedupeStep,
-    JoinStep, AggregateStep, WindowStep, UnionStep, SqlStep, ParseStep, QualityStep, HmacStep, CalendarStep,
+    JoinStep, AggregateStep, WindowStep, UnionStep, SqlStep, ParseStep, QualityStep, HmacStep, CalendarStep, ClvModelStep,
 )
 STEP_TYPES: dict[str, type[StepBase]] = {m.model_fields["type"].annotation.__args__[0]: m for m in STEP_MODELS}
 

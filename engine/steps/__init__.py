@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.steps.combine import run_aggregate, run_join, run_sql, run_union, run_window
 from engine.steps.calendar import run_calendar
+from engine.steps.clv import run_clv_model
 from engine.steps.jdbc import run_jdbc
 from engine.steps.parse import run_hmac, run_parse
 from engine.steps.quality import run_quality
@@ -40,4 +41,5 @@ EXECUTORS: dict[str, Executor] = {
     "quality": run_quality,
     "hmac": run_hmac,
     "calendar": run_calendar,
+    "clv_model": run_clv_model,
 }

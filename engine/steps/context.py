@@ -67,6 +67,7 @@ class StepContext:
     cached: list[DataFrame] = field(default_factory=list)
     source: Any = None  # the profile's source database settings (for jdbc steps)
     incremental_since: datetime | None = None  # lower bound of an incremental window
+    artefacts: list[dict[str, Any]] = field(default_factory=list)  # reports a step leaves (e.g. model fits)
 
     def resolve_path(self, value: str) -> str:
         """A file path from a spec, relative to the project root unless absolute or a URI."""

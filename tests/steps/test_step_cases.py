@@ -85,7 +85,7 @@ def test_step_case(case_path: Path, spark, tmp_path):
 
 
 # Step types that need a server are covered by end-to-end tests against the real server.
-COVERED_ELSEWHERE = {"jdbc": "tests/io/test_postgres_flow.py"}
+COVERED_ELSEWHERE = {"jdbc": "tests/io/test_postgres_flow.py", "clv_model": "tests/clv/test_clv_step.py"}
 
 
 def test_every_step_type_has_an_executor_and_a_case():

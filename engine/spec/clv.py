@@ -1,0 +1,82 @@
+"""The ``clv_model`` step, as pure data: predictive customer lifetime value from a summary.
+
+The input has one row per customer with the BG/NBD summary — ``frequency`` (repeat purchase
+periods), ``recency`` (first to last purchase), ``T`` (first purchase to the end of the
+observation) — and optionally ``monetary`` (mean value of the repeat purchases). The step fits
+BG/NBD (and Gamma-Gamma when there is a spend column) and adds ``p_alive``,
+``expected_orders_<suffix>``, ``expected_order_value`` and ``predicted_clv_<suffix>``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engine.spec.step_base import StepBase
+
+TimeUnit = Literal["days", "weeks"]
+UNIT_DAYS: dict[str, float] = {"days": 1.0, "weeks": 7.0}
+
+
+class ClvColumns(BaseModel):
+    """Which input columns hold the summary (defaults: the literature's names)."""
+
+    model_config = ConfigDict(extra="forbid")
+    frequency: str = Field("frequency", description="repeat purchase periods (purchase days - 1 at day grain)")
+    recency: str = Field("recency", description="first to last purchase, in time_unit")
+    T: str = Field("T", description="first purchase to the end of observation (as-of), in time_unit")
+    monetary: str | None = Field("monetary", description="mean value of the repeat purchases; "
+                                                         "null: no spend model, no value columns")
+
+
+class ClvModelStep(StepBase):
+    """Fit BG/NBD (+ Gamma-Gamma) on a per-customer summary; add the predictive columns.
+
+    Fitting runs on the driver on the summary compressed to distinct rows; scoring is
+    vectorised. With too little data (fewer than ``min_repeat_customers`` repeat customers) or a
+    fit that does not converge, the input columns are kept, the predictive columns are null, and
+    the step's report (fitted parameters, log-likelihood, convergence, the reason) says why.
+    """
+
+    type: Literal["clv_model"]
+    columns: ClvColumns = Field(default_factory=ClvColumns)
+    time_unit: TimeUnit = Field("days", description="unit of recency and T")
+    horizon: float = Field(365, gt=0, description="prediction horizon, in horizon_unit")
+    horizon_unit: TimeUnit | None = Field(None, description="default: time_unit")
+    suffix: str | None = Field(None, pattern=r"^[A-Za-z0-9_]+$",
+                               description="column suffix, default: the horizon as written (365)")
+    annual_discount_rate: float = Field(0.0, ge=0, le=10, description="0.1 = 10% a year; 0 = no discounting")
+    fit_filter: str | None = Field(None, description="Spark SQL condition: the customers the models learn from "
+                                                     "(default: all); every customer is scored")
+    min_repeat_customers: int = Field(100, ge=1, description="below this, the models are not fitted")
+    max_iterations: int = Field(1000, ge=1, description="optimiser iterations per fit")
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> "ClvModelStep":
+        names = [n for n in (self.columns.frequency, self.columns.recency, self.columns.T, self.columns.monetary) if n]
+        if len(set(names)) != len(names):
+            raise ValueError(f"clv_model: the summary columns must differ (got {', '.join(names)})")
+        return self
+
+    @property
+    def column_suffix(self) -> str:
+        """``365`` for ``horizon: 365``, ``52.5`` -> ``52_5``, or the explicit ``suffix``."""
+        if self.suffix:
+            return self.suffix
+        text = f"{self.horizon:g}" if self.horizon != int(self.horizon) else str(int(self.horizon))
+        return text.replace(".", "_")
+
+    @property
+    def horizon_in_time_unit(self) -> float:
+        """The horizon in the unit of recency and T (the unit the model is fitted in)."""
+        return self.horizon * UNIT_DAYS[self.horizon_unit or self.time_unit] / UNIT_DAYS[self.time_unit]
+
+    @property
+    def output_columns(self) -> dict[str, str]:
+        """Role -> name of the columns the step adds (value columns only with a spend column)."""
+        out = {"p_alive": "p_alive", "expected_orders": f"expected_orders_{self.column_suffix}"}
+        if self.columns.monetary:
+            out["expected_order_value"] = "expected_order_value"
+            out["predicted_clv"] = f"predicted_clv_{self.column_suffix}"
+        return out
