@@ -19,6 +19,7 @@ from engine.spec.quality import HmacStep, ParseColumn, ParseStep
 from engine.spec.secrets import resolve_secrets
 from engine.steps.context import Loss, StepContext
 from engine.steps.quarantine import quarantine_rows
+from engine.steps.transform import blank_as_null
 
 TIMESTAMP_ISO = "yyyy-MM-dd'T'HH:mm:ss[.SSS]XXX"
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
@@ -60,8 +61,7 @@ def run_parse(step: ParseStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
     parsed: dict[str, Column] = {}
     problems = []
     for column, how in step.columns.items():
-        raw = F.trim(F.col(column)) if step.trim else F.col(column)
-        raw = F.when(raw != "", raw)
+        raw = blank_as_null(F.col(column)) if step.trim else F.when(F.col(column) != "", F.col(column))
         raws[column], parsed[column] = raw, parser(raw, how)
         problems.append(F.when(raw.isNotNull() & parsed[column].isNull(),
                                F.concat(F.lit(f"{column}: cannot parse '"), raw, F.lit(f"' as {how.type}"))))
@@ -106,8 +106,7 @@ def run_hmac(step: HmacStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
     key = resolve_secrets(step.key, ctx.secrets)
     if not key:
         raise SpecError(f"hmac: the key {step.key} is empty")
-    value = F.trim(F.col(step.column))
-    value = F.when(value != "", value)
+    value = blank_as_null(F.col(step.column))
     result = frame.withColumn(step.token_column, hmac_sha256(value, str(key).encode("utf-8")))
     if step.last_digits_column:
         result = result.withColumn(step.last_digits_column, F.substring(value, -step.last_digits, step.last_digits))

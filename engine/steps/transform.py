@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from engine.spec.steps import (CastStep, DedupeStep, DeriveStep, FilterStep, MapValuesStep, RenameStep, SelectStep,
@@ -38,6 +38,12 @@ def run_derive(step: DeriveStep, frame: DataFrame, ctx: StepContext) -> DataFram
     return frame
 
 
+def blank_as_null(value: Column) -> Column:
+    """Trimmed text, with an empty result as null (a blank is a missing value, not a value)."""
+    trimmed = F.trim(value)
+    return F.when(trimmed != "", trimmed)
+
+
 def run_trim(step: TrimStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
     """Trim text columns; blanks become null so not-null rules see them as missing."""
     text = [f.name for f in frame.schema.fields if f.dataType.simpleString() == "string"]
@@ -45,10 +51,8 @@ def run_trim(step: TrimStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"trim: no column {', '.join(missing)}")
-    def trimmed(name: str):
-        value = F.trim(F.col(name))
-        return F.when(value != "", value) if step.blank_as_null else value
-    return frame.withColumns({c: trimmed(c) for c in columns})
+    clean = blank_as_null if step.blank_as_null else F.trim
+    return frame.withColumns({c: clean(F.col(c)) for c in columns})
 
 
 def run_map_values(step: MapValuesStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
