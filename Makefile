@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml
 	  apt-get install -y -q libpostgresql-jdbc-java >/dev/null 2>&1 || \
 	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libpostgresql-jdbc-java >/dev/null 2>&1) || \
 	  echo "note: could not install libpostgresql-jdbc-java; JDBC tests will be skipped outside CI"; fi
+	@# Headless Chromium for the real-browser dashboard test, from Debian, when we can install it.
+	@if ! command -v chromedriver >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1) || \
+	  echo "note: could not install chromium; the browser test will be skipped outside CI"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'

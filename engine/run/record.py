@@ -43,6 +43,8 @@ class SpecRecord(BaseModel):
     quarantined: int | None = None
     rules: list[dict[str, Any]] = Field(default_factory=list)
     accounting: dict[str, Any] | None = None
+    artefacts: list[dict[str, Any]] = Field(
+        default_factory=list, description="reports steps leave, e.g. a model fit: parameters, likelihood, status")
 
 
 class RunRecord(BaseModel):

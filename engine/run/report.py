@@ -36,6 +36,9 @@ def detail_lines(record: SpecRecord) -> list[str]:
                      f"{rule['failed']:,} of {rule['checked']:,} rows failed")
     if record.quarantined:
         lines.append(f"    quarantined rows: {record.quarantined:,}")
+    for artefact in record.artefacts:
+        if artefact.get("summary"):
+            lines.append(f"    {artefact['summary']}")
     return lines
 
 

@@ -58,6 +58,7 @@ class SpecResult:
     quarantined: int | None = None
     rules: list[dict[str, Any]] = field(default_factory=list)
     accounting: dict[str, Any] | None = None
+    artefacts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _run_steps(loaded: LoadedSpec, ctx: StepContext, lake: LocalLake) -> tuple[DataFrame, int, dict[str, int]]:
@@ -168,7 +169,7 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_i
         for cached in ctx.cached:
             cached.unpersist()
     return SpecResult(rows_in, rows_out, committed.version, quarantined,
-                      [r.as_dict() for r in ctx.rules], accounting)
+                      [r.as_dict() for r in ctx.rules], accounting, list(ctx.artefacts))
 
 
 @dataclass
@@ -256,6 +257,7 @@ def _run_all(ctx: RunContext, record: RunRecord, names: list[str]) -> None:
             result = _with_retry(loaded, ctx.default_retry, item, ctx.reporter, work)
             item.rows_in, item.rows_out, item.version = result.rows_in, result.rows_out, result.version
             item.quarantined, item.rules, item.accounting = result.quarantined, result.rules, result.accounting
+            item.artefacts = result.artefacts
             item.status = "ok"
         except MedallionError as exc:
             item.status, item.error, item.error_class = "failed", str(exc), type(exc).__name__

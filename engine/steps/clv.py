@@ -11,7 +11,7 @@
 3. A model that cannot be fitted (too little data, no convergence, an unusable estimate)
    leaves its columns null; the input columns are kept as they are and the run goes on. The
    fit report (parameters, log-likelihood, convergence, counts, the reason when skipped) is
-   appended to ``ctx.artefacts`` (see :func:`report_sink`).
+   appended to ``ctx.artefacts``; the run record keeps it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from engine.clv import FitResult, skipped
+from engine.clv import FitResult, skipped, summary_line
 from engine.clv import bgnbd, gamma_gamma
 from engine.spec.clv import UNIT_DAYS, ClvModelStep
 from engine.steps.context import StepContext
@@ -47,18 +47,6 @@ def _arrow(spark: SparkSession) -> Iterator[None]:
             spark.conf.unset(key)
         else:
             spark.conf.set(key, old)
-
-
-def report_sink(ctx: StepContext) -> list[dict[str, Any]]:
-    """Where step reports go: ``ctx.artefacts`` (a list of JSON-ready dicts for the run record).
-
-    Until StepContext declares the field, the list is attached to the context instance.
-    """
-    sink = getattr(ctx, "artefacts", None)
-    if sink is None:
-        sink = []
-        ctx.artefacts = sink  # type: ignore[attr-defined]
-    return sink
 
 
 def _is_valid(x: Column, t_x: Column, T: Column) -> Column:
@@ -152,7 +140,8 @@ def run_clv_model(step: ClvModelStep, frame: DataFrame, ctx: StepContext) -> Dat
         new[outputs["predicted_clv"]] = discounted * value if discounted is not None and value is not None else None
     report["status"], report["message"] = _status(bg, gg)
     report["seconds_driver"] = round(time.monotonic() - started, 3)
-    report_sink(ctx).append(report)
+    report["summary"] = summary_line(report)
+    ctx.artefacts.append(report)
     return scored.select(*[F.col(f"`{c}`") for c in frame.columns],
                          *[(null if col is None else col.cast("double")).alias(name) for name, col in new.items()])
 
