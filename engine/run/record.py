@@ -97,3 +97,21 @@ class RunStore:
             return []
         return [RunRecord.model_validate(json.loads(p.read_text(encoding="utf-8")))
                 for p in sorted(self.folder.glob("*.json"))]
+
+    def save_artefact(self, name: str, data: dict[str, Any]) -> Path:
+        """Keep a report that outlives one run (e.g. a model evaluation) as the latest of its name.
+
+        Dashboards read it with :meth:`load_artefact`; each save replaces the previous one.
+        """
+        folder = self.folder / "_artefacts"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{name}.json"
+        tmp = target.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+        tmp.replace(target)
+        return target
+
+    def load_artefact(self, name: str) -> dict[str, Any] | None:
+        """The latest report saved under ``name``, or None."""
+        path = self.folder / "_artefacts" / f"{name}.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
