@@ -56,6 +56,7 @@ customers 257.35, guests 786.35 (750.00 + 6.49 + 14.87 + 14.99).
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -179,44 +180,69 @@ def test_order_facts(lake):
 CLV_COLUMNS = ["as_of", "first_order_date", "last_order_date", "orders", "order_days", "lines", "items_revenue",
                "options_revenue", "total_revenue", "avg_order_value", "tenure_days", "max_orders_per_day",
                "is_suspected_bot", "revenue_percent_rank", "clv_tier", "clv_tier_excl_bots", "revenue_rank",
-               "revenue_rank_excl_bots"]
+               "revenue_rank_excl_bots", "repeat_order_days", "recency_days", "avg_repeat_day_revenue"]
+# the model's columns: null on this fixture (too few repeat customers to fit, see below)
+CLV_MODEL_COLUMNS = ["p_alive", "expected_orders_365", "expected_order_value", "predicted_clv_365"]
 # Ascending total revenue: C6 7.47, C5 9.09, C7 = C9 17.38, C8 19.87, C4 22.37, C3 40.25, C1 59.82,
 # C2 63.72. percent_rank = (rank - 1) / 8: 0, 1/8, 2/8 (tie), 4/8, 5/8, 6/8, 7/8, 1.
 # High >= 0.8: C1, C2; Low <= 0.2: C6, C5. Without the bot C6, (rank - 1) / 7: C5 0,
 # C7 = C9 1/7 (Low), C8 3/7, C4 4/7, C3 5/7, C1 6/7, C2 1.
 CLV = {
-    # first, last, orders, order days, lines, items, options, total, AOV, tenure, max/day, bot, prank, tiers, ranks
+    # first, last, orders, order days, lines, items, options, total, AOV, tenure, max/day, bot, prank, tiers, ranks,
+    # then the model summary: repeat order days = order days - 1, recency = last - first (days),
+    # mean revenue of the repeat days = (total - first day's revenue) / repeat days
+    #     C1 summary: first day O01 9.48; 2023-01-16 .. 2024-02-17 = 397 days
     # C1: items 5.99+2.49+9.89+6.49+7.49+9.89+7.49+6.49 = 56.22; options 1.00-1.00+1.00+1.60+1.00 = 3.60;
     #     AOV 59.82/6 = 9.97; tenure 2023-01-16 .. 2024-02-20 = 400; two orders on 2024-02-17
     "C1": (AS_OF, date(2023, 1, 16), date(2024, 2, 17), 6, 5, 8, "56.22", "3.60", "59.82", "9.97", 400, 2, False,
-           7 / 8, "High", "High", 2, 2),
+           7 / 8, "High", "High", 2, 2, 4, 397, 50.34 / 4),
     # C2: items 9.89+7.49+5.99+5.99+9.89+14.98+6.49 = 60.72; options 3 x 1.00; AOV 63.72/5 = 12.744
     "C2": (AS_OF, date(2023, 6, 15), date(2024, 2, 13), 5, 5, 7, "60.72", "3.00", "63.72", "12.74", 250, 1, False,
-           1.0, "High", "High", 1, 1),
+           1.0, "High", "High", 1, 1, 4, 243, (63.72 - 18.38) / 4),
     # C3: items 19.78+11.98+7.49 = 39.25 (line totals; never price x quantity); AOV 40.25/3 = 13.4166..
     "C3": (AS_OF, date(2023, 8, 24), date(2024, 1, 5), 3, 3, 3, "39.25", "1.00", "40.25", "13.42", 180, 1, False,
-           6 / 8, "Medium", "Medium", 3, 3),
+           6 / 8, "Medium", "Medium", 3, 3, 2, 134, (40.25 - 19.78) / 2),
     # C4: 9.89+5.99+6.49 = 22.37; AOV 7.4566..
     "C4": (AS_OF, date(2022, 10, 8), date(2023, 11, 21), 3, 3, 3, "22.37", "0.00", "22.37", "7.46", 500, 1, False,
-           5 / 8, "Medium", "Medium", 4, 4),
+           5 / 8, "Medium", "Medium", 4, 4, 2, 409, (22.37 - 9.89) / 2),
     "C5": (AS_OF, date(2024, 2, 18), date(2024, 2, 18), 1, 1, 1, "7.49", "1.60", "9.09", "9.09", 2, 1, False,
-           1 / 8, "Low", "Low", 8, 8),
-    # C6: 2.49+0.00+2.49+2.49 = 7.47 over 4 orders = 1.8675; three orders on 2024-01-26 > 2: suspected bot
+           1 / 8, "Low", "Low", 8, 8, 0, 0, None),
+    # C6: 2.49+0.00+2.49+2.49 = 7.47 over 4 orders = 1.8675; three orders on 2024-01-26 > 2: suspected bot;
+    #     summary: day 1 = O19+O20+O21 = 4.98, the repeat day O22 2.49
     "C6": (AS_OF, date(2024, 1, 26), date(2024, 2, 19), 4, 2, 4, "7.47", "0.00", "7.47", "1.87", 25, 3, True,
-           0.0, "Low", None, 9, None),
+           0.0, "Low", None, 9, None, 1, 24, 2.49),
     "C7": (AS_OF, date(2023, 4, 26), date(2023, 11, 22), 2, 2, 2, "17.38", "0.00", "17.38", "8.69", 300, 1, False,
-           2 / 8, "Medium", "Low", 6, 6),
+           2 / 8, "Medium", "Low", 6, 6, 1, 210, 7.49),
     # C8: 9.89 + 7.49 + 2.49 = 19.87 over 2 orders = 9.935 -> 9.94 (half up)
     "C8": (AS_OF, date(2023, 2, 20), date(2024, 1, 6), 2, 2, 3, "19.87", "0.00", "19.87", "9.94", 365, 1, False,
-           4 / 8, "Medium", "Medium", 5, 5),
+           4 / 8, "Medium", "Medium", 5, 5, 1, 320, 9.98),
     "C9": (AS_OF, date(2022, 12, 27), date(2022, 12, 27), 1, 1, 2, "17.38", "0.00", "17.38", "17.38", 420, 1, False,
-           2 / 8, "Medium", "Low", 6, 6),
+           2 / 8, "Medium", "Low", 6, 6, 0, 0, None),
 }
 
 
 def test_customer_lifetime_value(lake):
     check_table(lake, "gold.customer_lifetime_value", ["user_id"], CLV_COLUMNS,
                 {C[k]: v for k, v in CLV.items()})
+
+
+def test_clv_model_too_little_data_publishes_nulls_and_says_why(lake):
+    # 7 customers repeat, 6 without the suspected bot C6: far below min_repeat_customers (100), so
+    # the historical columns publish, the predictive ones are null, and the run record says why
+    nulls = query(lake, "select count(*) from gold.customer_lifetime_value where "
+                        + " and ".join(f"{c} is null" for c in CLV_MODEL_COLUMNS))
+    assert nulls == [(9,)]
+    assert query(lake, "select count(*) from gold.churn_indicators "
+                       "where p_alive is null and churn_risk_score is null") == [(9,)]
+    records = sorted((lake / "_runs").glob("*.json"))
+    record = json.loads(records[-1].read_text())
+    spec = next(s for s in record["specs"] if s["spec"] == "gold.customer_lifetime_value")
+    (report,) = spec["artefacts"]
+    assert report["kind"] == "clv_model" and report["status"] == "not_fitted"
+    assert report["bgnbd"]["converged"] is False
+    assert "too little data: 6 repeat customer(s) of 8" in report["bgnbd"]["message"]
+    assert report["excluded_from_fit"] == 1 and report["customers"] == 9
+    assert report["summary"].startswith("clv_model not_fitted: BG/NBD not used (too little data")
 
 
 # --- 2. Customer Segmentation & Behaviour -----------------------------------------------------------
@@ -282,6 +308,7 @@ CHURN_COLUMNS = ["as_of", "last_order_date", "days_since_last_order", "churn_sta
                  "avg_days_between_orders", "stddev_days_between_orders", "overdue_ratio", "orders_last_90d",
                  "revenue_last_90d", "revenue_prev_90d", "spend_change_pct", "revenue_last_365d",
                  "revenue_prev_365d", "yoy_revenue_change_pct", "is_suspected_bot"]
+CHURN_MODEL_COLUMNS = ["p_alive", "churn_risk_score"]  # null on this fixture, see test_clv_model_too_little_data…
 # Last 90 days = d0..d89, previous 90 = d90..d179, last year d0..d364, the year before d365..d729.
 CHURN = {
     # gaps between order days d400, d84, d70, d20, d3: 316, 14, 50, 17 -> mean 99.25;
@@ -670,9 +697,9 @@ def test_customers_never_include_guests(lake):
 # --- specs: documented, with a dashboard ------------------------------------------------------------
 
 MART_COLUMNS = {
-    "customer_lifetime_value": ["user_id", *CLV_COLUMNS],
+    "customer_lifetime_value": ["user_id", *CLV_COLUMNS, *CLV_MODEL_COLUMNS],
     "customer_segments": ["user_id", *SEGMENT_COLUMNS],
-    "churn_indicators": ["user_id", *CHURN_COLUMNS],
+    "churn_indicators": ["user_id", *CHURN_COLUMNS, *CHURN_MODEL_COLUMNS],
     "sales_trends": ["order_date", "restaurant_id", "item_category", *SALES_COLUMNS],
     "customer_loyalty": ["user_id", *LOYALTY_CUSTOMER_COLUMNS],
     "loyalty_impact": ["order_month", "loyalty_group", *LOYALTY_IMPACT_COLUMNS],
