@@ -1,4 +1,4 @@
-"""The ``medallion`` command: validate, plan, run, query, graph, runs (+ plugin commands).
+"""The ``medallion`` command: validate, plan, run, query, graph, runs, clv (+ plugin commands).
 
 Every command accepts ``--profile`` and ``--var`` so it sees the same lake and warehouse as the
 run. Errors print one line each (``file:line: message``); ``--debug`` adds tracebacks.
@@ -147,6 +147,42 @@ def source_load(profile: ProfileOpt = None, var: VarOpt = None, project_dir: Pro
     counts = load_source(source, ws.secrets, ws.project.root)
     Reporter().table("source load", ["table", "rows"],
                      [[f"{source.schema_}.{t}", f"{n:,}"] for t, n in counts.items()])
+
+
+clv_app = typer.Typer(no_args_is_help=True, help="Predictive customer lifetime value (the clv_model step).")
+app.add_typer(clv_app, name="clv")
+
+
+@clv_app.command("evaluate")
+def clv_evaluate(
+        calibration_end: Annotated[str, typer.Option("--calibration-end", help="last date the refit may see, YYYY-MM-DD")],
+        holdout_days: Annotated[Optional[int], typer.Option("--holdout-days", min=1,
+                                                            help="holdout length (default: to the last date)")] = None,
+        spec: Annotated[Optional[str], typer.Option("--spec", help="the spec whose clv_model step to evaluate")] = None,
+        profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None) -> None:
+    """Refit the CLV model on a calibration window and score the holdout against the naive baseline."""
+    from datetime import date as date_type
+
+    from engine.clv import backtest
+
+    try:
+        end = date_type.fromisoformat(calibration_end)
+    except ValueError:
+        raise UsageError(f"--calibration-end must be a date YYYY-MM-DD, got '{calibration_end}'") from None
+    ws = _workspace(project_dir, profile, var)
+    name, step = backtest.find_step(ws.graph, spec)
+    orders = backtest.load_orders(ws.spark(), ws.lake, step.evaluation)
+    try:
+        report = backtest.backtest(orders, step, end, holdout_days,
+                                   lambda index: backtest.true_alive(step.evaluation, ws.project.root, index, end))
+    except ValueError as exc:  # e.g. no holdout after the calibration end
+        raise UsageError(str(exc)) from exc
+    report["spec"] = name
+    path = ws.store.save_artefact(backtest.ARTEFACT, report)
+    reporter = Reporter()
+    for line in backtest.report_lines(report):
+        reporter.line(line)
+    reporter.line(f"saved: {path}")
 
 
 @app.command()

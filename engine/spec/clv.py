@@ -30,6 +30,32 @@ class ClvColumns(BaseModel):
                                                          "null: no spend model, no value columns")
 
 
+class ClvTruth(BaseModel):
+    """Where the true alive state of each customer is known (simulated data only)."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(description="a CSV with one row per customer; skipped when the file does not exist")
+    customer: str = Field(description="the customer column")
+    alive_at_end: str = Field(description="TRUE/FALSE: alive at the end of the data")
+    dropout_date: str = Field(description="the date the customer dropped out (empty: never)")
+
+
+class ClvEvaluation(BaseModel):
+    """What ``medallion clv evaluate`` refits on: the order rows behind the summary.
+
+    The summary is rebuilt at the calibration end from these rows, so the holdout is never seen
+    by the fit; purchases are counted at the step's time grain (distinct order days).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    orders: str = Field(description="the table of order rows, e.g. a gold fact table")
+    customer: str = Field(description="the customer column (rows where it is null are ignored)")
+    date: str = Field(description="the purchase date column")
+    value: str | None = Field(None, description="the purchase value column (for the spend model)")
+    where: str | None = Field(None, description="Spark SQL condition on the order rows")
+    truth: ClvTruth | None = None
+
+
 class ClvModelStep(StepBase):
     """Fit BG/NBD (+ Gamma-Gamma) on a per-customer summary; add the predictive columns.
 
@@ -51,6 +77,7 @@ class ClvModelStep(StepBase):
                                                      "(default: all); every customer is scored")
     min_repeat_customers: int = Field(100, ge=1, description="below this, the models are not fitted")
     max_iterations: int = Field(1000, ge=1, description="optimiser iterations per fit")
+    evaluation: ClvEvaluation | None = Field(None, description="how `medallion clv evaluate` backtests the model")
 
     @model_validator(mode="after")
     def _distinct_columns(self) -> "ClvModelStep":

@@ -728,3 +728,29 @@ def test_every_output_column_is_documented(lake, table):
         board = spec["dashboard"]
         assert board["title"] and board["kpis"] and board["charts"] and "filters" in board
         assert board["table"]["sort"]
+
+
+def test_clv_evaluate_command_backtests_on_the_lake(lake, capsys):
+    # calibration to 2023-12-31, holdout to the last customer order date 2024-02-19 (C6's O22; the
+    # later O31 is a guest order, and guests are no customers): 50 days. Customers
+    # seen by then, with repeat order days x, days since their first order T and holdout order days:
+    #   C1 x=2 (01-16, 11-28, 12-12) T=349, holdout 01-31 and 02-17 -> 2
+    #   C2 x=3 (06-15, 09-23, 10-13, 11-12) T=199, holdout 02-13 -> 1
+    #   C3 x=1 T=129 -> 1 (01-05) ; C4 x=2 T=449 -> 0 ; C7 x=1 T=249 -> 0 ; C8 x=0 T=314 -> 1 (01-06)
+    #   C9 x=0 T=369 -> 0 ; C5 and C6 start in 2024
+    code = main(["clv", "evaluate", "--calibration-end", "2023-12-31", "--project-dir", str(ROOT),
+                 "--var", f"raw_dir={RAW}", "--var", f"lake_dir={lake}"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    report = json.loads((lake / "_runs" / "_artefacts" / "clv_evaluation.json").read_text())
+    assert report["spec"] == "gold.customer_lifetime_value"
+    assert (report["customers"], report["holdout_days"], report["aggregate"]["actual"]) == (7, 50, 5.0)
+    naive = [2 / 349 * 50, 3 / 199 * 50, 1 / 129 * 50, 2 / 449 * 50, 1 / 249 * 50, 0.0, 0.0]
+    assert report["aggregate"]["naive"]["predicted"] == pytest.approx(sum(naive))
+    assert report["mae"]["naive"] == pytest.approx(sum(abs(p - a) for p, a in zip(naive, [2, 1, 1, 0, 0, 1, 0])) / 7)
+    # 5 repeat customers, below the step's minimum of 100: the baseline is still reported, and why
+    assert report["fit"]["converged"] is False and report["mae"]["model"] is None
+    assert "too little data" in report["message"]
+    assert report["truth_note"] == f"no truth file at {RAW / 'ground_truth.csv'}"
+    assert "clv evaluation of gold.customer_lifetime_value: calibration to 2023-12-31, holdout 50 days" in out
+    assert "NOT fitted — too little data" in out
