@@ -1,83 +1,79 @@
-"""One run at a time per lake: a lock file that names its holder and recovers when stale.
+"""One run at a time per lake: a lock object that names its holder and recovers when stale.
 
-Two runs interleaving their commits would make run records and watermarks lie. The lock is a
-file created exclusively (atomic on local disks); it records pid, host, run and start time.
-A lock whose process is gone (same host) or that is older than the timeout is stale and is
-taken over, with a note in the run output.
+Two runs interleaving their commits would make run records and watermarks lie. The lock is
+``_lock.json`` at the lake's root, created only if absent (an exclusive create on a local disk,
+``If-None-Match: *`` on S3); it records pid, host, run and start time. A lock whose process is
+gone (same host) or that is older than the timeout is stale and is taken over by replacing
+exactly the object that was read (``If-Match`` on its tag), so of two runs recovering the same
+stale lock only one wins. Release deletes the lock only if it is still the one this run wrote.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import time
 from pathlib import Path
+from typing import Any
 
 from engine.errors import RunError
+from engine.io.objectstore import LocalStore, ObjectStore, holder_identity, holder_is_stale
 
 LOCK_FILE = "_lock.json"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class LakeLock:
-    """Exclusive lock on a lake folder; use as a context manager."""
+    """Exclusive lock on a lake (a local folder or an object store root); a context manager."""
 
-    def __init__(self, root: Path, run_id: str, stale_after_seconds: float = 6 * 3600):
-        self.path = root / LOCK_FILE
+    def __init__(self, root: Path | ObjectStore, run_id: str, stale_after_seconds: float = 6 * 3600):
+        self.store: Any = LocalStore(root) if isinstance(root, Path) else root
+        self.path = self.store.location(LOCK_FILE)
         self.run_id = run_id
         self.stale_after = stale_after_seconds
         self.recovered: dict | None = None
+        self._etag: str | None = None
+        self._mine: dict | None = None
 
-    def _holder(self) -> dict | None:
+    def _held_by(self) -> tuple[dict | None, str | None]:
+        blob = self.store.get(LOCK_FILE)
+        if blob is None:
+            return None, None
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+            return json.loads(blob.data), blob.etag
+        except json.JSONDecodeError:
+            return {}, blob.etag  # unreadable: no holder to honour, treat as stale
 
     def _stale(self, holder: dict) -> bool:
-        if holder.get("host") == socket.gethostname() and not _alive(int(holder.get("pid", 0))):
-            return True
-        return time.time() - float(holder.get("since_epoch", 0)) > self.stale_after
+        return not holder or holder_is_stale(holder, self.stale_after)
 
     def acquire(self) -> "LakeLock":
         """Take the lock, taking over a stale one; raise naming the holder otherwise."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        mine = {"pid": os.getpid(), "host": socket.gethostname(), "run_id": self.run_id,
-                "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "since_epoch": time.time()}
+        self._mine = holder_identity(run_id=self.run_id)
+        data = json.dumps(self._mine).encode("utf-8")
         for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                if holder is None:
-                    continue  # being written or just released: try again
-                if not self._stale(holder):
-                    raise RunError(f"the lake {self.path.parent} is locked by run {holder.get('run_id')} "
-                                   f"(pid {holder.get('pid')} on {holder.get('host')}) since {holder.get('since')}; "
-                                   f"wait for it to finish, or remove {self.path} if that process is gone")
+            self._etag = self.store.put(LOCK_FILE, data, if_absent=True)
+            if self._etag is not None:
+                return self
+            holder, etag = self._held_by()
+            if holder is None:
+                continue  # released between our attempt and the read: try again
+            if holder == self._mine:
+                self._etag = etag  # our own create landed on an earlier, retried request
+                return self
+            if not self._stale(holder):
+                raise RunError(f"the lake {self.store} is locked by run {holder.get('run_id')} "
+                               f"(pid {holder.get('pid')} on {holder.get('host')}) since {holder.get('since')}; "
+                               f"wait for it to finish, or remove {self.path} if that process is gone")
+            self._etag = self.store.put(LOCK_FILE, data, if_match=etag)
+            if self._etag is not None:
                 self.recovered = holder
-                self.path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(mine, fh)
-            return self
+                return self
+            # another run replaced or released the stale lock first: look again
         raise RunError(f"could not take the lock {self.path}; try again")
 
     def release(self) -> None:
-        """Give the lock back (only if it is still ours)."""
-        holder = self._holder()
-        if holder and holder.get("pid") == os.getpid() and holder.get("run_id") == self.run_id:
-            self.path.unlink(missing_ok=True)
+        """Give the lock back, only if it is still the one this run wrote."""
+        if self._etag is not None:
+            self.store.delete(LOCK_FILE, if_match=self._etag)
+            self._etag = None
 
     def __enter__(self) -> "LakeLock":
         return self.acquire()

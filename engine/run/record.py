@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from engine.io.objectstore import LocalStore, ObjectStore
+
 Status = Literal["pending", "running", "ok", "failed", "skipped"]
 
 
@@ -70,48 +72,47 @@ class RunRecord(BaseModel):
 
 
 class RunStore:
-    """Run records as JSON files in ``<lake>/_runs``; newest last when listed."""
+    """Run records as JSON objects in ``<lake>/_runs`` (a folder or an S3 prefix); newest last when listed."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
+    def __init__(self, folder: Path | ObjectStore):
+        self.store: Any = LocalStore(folder) if isinstance(folder, Path) else folder
 
-    def save(self, record: RunRecord) -> Path:
-        """Write (or overwrite) a run's record atomically."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        target = self.folder / f"{record.run_id}.json"
-        tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(record.model_dump_json(indent=2), encoding="utf-8")
-        tmp.replace(target)
-        return target
+    @property
+    def folder(self) -> Any:
+        """Where the records live (a local folder, or the store for an S3 prefix)."""
+        return self.store.root if isinstance(self.store, LocalStore) else self.store
+
+    def save(self, record: RunRecord) -> Any:
+        """Write (or overwrite) a run's record atomically (one object PUT / temp file + rename)."""
+        key = f"{record.run_id}.json"
+        self.store.put(key, record.model_dump_json(indent=2).encode("utf-8"))
+        return self.store.location(key)
 
     def load(self, run_id: str) -> RunRecord | None:
         """One run's record, or None."""
-        path = self.folder / f"{run_id}.json"
-        if not path.is_file():
-            return None
-        return RunRecord.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        blob = self.store.get(f"{run_id}.json")
+        return None if blob is None else RunRecord.model_validate(json.loads(blob.data))
 
     def list(self) -> list[RunRecord]:
-        """All runs, oldest first."""
-        if not self.folder.is_dir():
-            return []
-        return [RunRecord.model_validate(json.loads(p.read_text(encoding="utf-8")))
-                for p in sorted(self.folder.glob("*.json"))]
+        """All runs, oldest first (run ids sort by start time)."""
+        records = []
+        for name in self.store.children(""):
+            if name.endswith(".json") and not name.startswith((".", "_")):
+                blob = self.store.get(name)
+                if blob is not None:
+                    records.append(RunRecord.model_validate(json.loads(blob.data)))
+        return records
 
-    def save_artefact(self, name: str, data: dict[str, Any]) -> Path:
+    def save_artefact(self, name: str, data: dict[str, Any]) -> Any:
         """Keep a report that outlives one run (e.g. a model evaluation) as the latest of its name.
 
         Dashboards read it with :meth:`load_artefact`; each save replaces the previous one.
         """
-        folder = self.folder / "_artefacts"
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{name}.json"
-        tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-        tmp.replace(target)
-        return target
+        key = f"_artefacts/{name}.json"
+        self.store.put(key, json.dumps(data, indent=2, default=str).encode("utf-8"))
+        return self.store.location(key)
 
     def load_artefact(self, name: str) -> dict[str, Any] | None:
         """The latest report saved under ``name``, or None."""
-        path = self.folder / "_artefacts" / f"{name}.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        blob = self.store.get(f"_artefacts/{name}.json")
+        return None if blob is None else json.loads(blob.data)

@@ -9,15 +9,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from engine.errors import UsageError
-from engine.io.lake import LocalLake
+from engine.io.lake import Lake, LocalLake
 from engine.io.warehouse import DuckDbWarehouse
 from engine.plan.graph import Graph, build_graph, load_all
+from engine.run.lock import LakeLock
 from engine.run.record import RunStore
 from engine.spec.secrets import EnvSecretProvider, SecretProvider
 from engine.spec.project import DuckDbWarehouse as DuckDbConfig
 from engine.spec.project import LocalLake as LocalLakeConfig
 from engine.spec.project import Project, find_root, load_project, parse_var_overrides
+
+RUNS = "_runs"
 
 
 class Workspace:
@@ -40,13 +42,18 @@ class Workspace:
         return build_graph(load_all(self.project.root, self.project.spec_dirs, self.project.variables))
 
     @cached_property
-    def lake(self) -> LocalLake:
-        """The profile's lake."""
+    def lake(self) -> Lake:
+        """The profile's lake: a local folder, or an S3 prefix (boto3 reads AWS_ENDPOINT_URL)."""
         cfg = self.project.profile.lake
-        if not isinstance(cfg, LocalLakeConfig):
-            raise UsageError(f"profile '{self.project.profile_name}' uses a {cfg.kind} lake, which runs "
-                             "on AWS Glue; locally use --profile local")
-        return LocalLake(self.project.path(cfg.root), self.project.profile.keep_versions)
+        if isinstance(cfg, LocalLakeConfig):
+            return LocalLake(self.project.path(cfg.root), self.project.profile.keep_versions)
+        from engine.io.s3lake import S3Lake
+
+        return S3Lake(cfg.bucket, cfg.prefix, cfg.kms_key, self.project.profile.keep_versions)
+
+    def lock(self, run_id: str) -> LakeLock:
+        """The lake's run lock (a file locally, a conditional-write object on S3); not yet taken."""
+        return LakeLock(self.lake.root, run_id)
 
     @cached_property
     def warehouse(self) -> Any:
@@ -72,13 +79,15 @@ class Workspace:
         cfg = self.project.profile.secrets
         if cfg.kind == "env":
             return EnvSecretProvider(cfg.prefix, dev_defaults=cfg.dev_defaults)
-        raise UsageError(f"profile '{self.project.profile_name}' reads secrets from {cfg.kind}, "
-                         "which is only reachable on AWS")
+        from engine.io.secretsmanager import SecretsManagerProvider
+
+        return SecretsManagerProvider(cfg.prefix)
 
     @cached_property
     def store(self) -> RunStore:
-        """Where run records live: next to the lake's tables."""
-        return RunStore(self.lake.root / "_runs")
+        """Where run records live: next to the lake's tables (``<lake>/_runs``, folder or S3 prefix)."""
+        root = self.lake.root
+        return RunStore(root / RUNS if isinstance(root, Path) else root.child(RUNS))
 
     def spark(self) -> Any:
         """The process's SparkSession for this profile (started on first call)."""
