@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine.spec.cron import check_cron
 from engine.spec.steps import Step
 
 LAYERS = ("bronze", "silver", "gold")
@@ -105,7 +106,8 @@ class Spec(BaseModel):
     inputs: dict[str, TableName] = Field(default_factory=dict, description="frame name -> lake table")
     steps: list[Step] = Field(min_length=1)
     output: Output = Field(default_factory=Output)
-    schedule: str | None = Field(None, description="cron expression (AWS) for the workflow trigger")
+    schedule: str | None = Field(None, description="AWS cron expression, e.g. cron(0 7 * * ? *): when the "
+                                 "deployed workflow starts this (root) spec; downstream specs follow their inputs")
     retry: Retry | None = None
     incremental: Incremental | None = None
     conservation: str | None = Field(
@@ -119,6 +121,11 @@ class Spec(BaseModel):
     @classmethod
     def _check_name(cls, value: str) -> str:
         return check_table_name(value)
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: str | None) -> str | None:
+        return None if value is None else check_cron(value)
 
     @model_validator(mode="after")
     def _output_is_named_table(self) -> "Spec":

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from engine.errors import UsageError
 from engine.spec.interpolate import interpolate
@@ -121,6 +121,51 @@ class SparkConfig(_Strict):
     conf: dict[str, str] = Field(default_factory=dict)
 
 
+def _id_list(value: Any) -> Any:
+    """A list of AWS ids also given as one comma-separated string (one ``${env:...}``)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+IdList = Annotated[list[str], BeforeValidator(_id_list)]
+
+
+class DeploySourceDb(_Strict):
+    """The existing RDS database the bronze specs read (outside the stack: it already exists)."""
+
+    host: str
+    port: int = 5432
+    database: str
+    secret: str = Field("connections/source", description="secret name under the secrets prefix, "
+                        "JSON {username, password}; created by you, never in YAML")
+
+
+class DeployConfig(_Strict):
+    """What ``medallion deploy`` needs that only the AWS account knows (network, names, sizing).
+
+    Values come from ``${env:...}`` references; secrets never appear here.
+    """
+
+    region: str = "us-east-1"
+    stack_name: str = "medallion-platform"
+    name: str = Field("medallion", pattern=r"^[a-z][a-z0-9-]{1,30}$",
+                      description="prefix of the Glue job, workflow, triggers, roles and secrets")
+    vpc_id: str
+    route_table_ids: IdList = Field(min_length=1, description="route tables of the database subnets")
+    subnet_ids: IdList = Field(min_length=1, description="database subnets (Glue connections, Redshift)")
+    security_group_ids: IdList = Field(min_length=1)
+    availability_zone: str = Field(description="zone of the first subnet (Glue connections need it)")
+    source: DeploySourceDb | None = None
+    alarm_email: str | None = None
+    worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
+    workers: int = Field(2, ge=2, le=100)
+    timeout_minutes: int = Field(120, ge=1, le=2880)
+    max_retries: int = Field(1, ge=0, le=10)
+    redshift_base_capacity: int = Field(8, ge=8, le=512)
+    job_vars: dict[str, str] = Field(default_factory=dict, description="--var NAME=VALUE of every Glue run")
+
+
 class Profile(_Strict):
     """Everything that differs between running here and running on AWS."""
 
@@ -131,6 +176,7 @@ class Profile(_Strict):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     keep_versions: int = Field(5, ge=1, description="committed versions kept per table")
     spec_dirs: list[str] | None = Field(None, description="spec folders for this profile (default: the project's)")
+    deploy: DeployConfig | None = Field(None, description="AWS deployment settings (medallion deploy)")
 
 
 class ProjectFile(_Strict):

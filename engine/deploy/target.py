@@ -1,0 +1,107 @@
+"""Every name a deployment uses, derived once from the project and its profile.
+
+The template, the Glue plan and the entry point must agree on bucket, job, secret and trigger
+names; deriving them in one place keeps them from drifting apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from engine.errors import UsageError
+from engine.spec.project import DeployConfig, Project, RedshiftWarehouse, S3Lake
+
+EXAMPLE_ID = re.compile(r"^[a-z]+-0+$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A project's deployment: its settings plus the names derived from them."""
+
+    project: Project
+    config: DeployConfig
+
+    @property
+    def lake(self) -> S3Lake:
+        """The profile's S3 lake (its bucket is the stack's lake bucket)."""
+        return self.project.profile.lake  # type: ignore[return-value]
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of the job, workflow, triggers, roles and secrets."""
+        return self.config.name
+
+    def bucket(self, kind: str) -> str:
+        """Bucket names: the lake bucket is the profile's; the others are named after it."""
+        lake = self.lake.bucket
+        return lake if kind == "lake" else f"{lake}-{kind}"
+
+    @property
+    def job_name(self) -> str:
+        """The one Glue job every spec runs as."""
+        return self.prefix
+
+    @property
+    def job_role_name(self) -> str:
+        """The IAM role the job runs as (created by the platform stack)."""
+        return f"{self.prefix}-glue-job"
+
+    @property
+    def workflow_name(self) -> str:
+        """The Glue workflow chaining the spec runs."""
+        return self.prefix
+
+    @property
+    def security_configuration(self) -> str:
+        """Glue security configuration (S3, CloudWatch and bookmark encryption)."""
+        return f"{self.prefix}-encryption"
+
+    def connection_name(self, kind: str) -> str:
+        """Glue connection to the source database (``source``) or the warehouse."""
+        return f"{self.prefix}-{kind}"
+
+    def secret_name(self, name: str) -> str:
+        """A secret's full name in Secrets Manager (the profile's prefix + ``name``)."""
+        return self.project.profile.secrets.prefix + name
+
+    @property
+    def artefact_prefix(self) -> str:
+        """Key prefix of the uploaded wheel, project archive and job script."""
+        return f"{self.prefix}/artefacts"
+
+    def artefact_uri(self, file_name: str) -> str:
+        """``s3://`` address of one uploaded artefact."""
+        return f"s3://{self.bucket('artefacts')}/{self.artefact_prefix}/{file_name}"
+
+    @property
+    def warehouse(self) -> RedshiftWarehouse | None:
+        """The Redshift warehouse of the profile, when it has one."""
+        wh = self.project.profile.warehouse
+        return wh if isinstance(wh, RedshiftWarehouse) else None
+
+
+def target_for(project: Project) -> Target:
+    """The deployment target of a loaded project, or a UsageError saying what is missing."""
+    cfg = project.profile.deploy
+    if cfg is None:
+        raise UsageError(f"profile '{project.profile_name}' has no deploy: section; "
+                         "deploy with --profile aws (see docs/deploy.md)")
+    if not isinstance(project.profile.lake, S3Lake):
+        raise UsageError(f"profile '{project.profile_name}' has a {project.profile.lake.kind} lake; "
+                         "deploy needs an s3 lake")
+    if project.profile.secrets.kind != "aws_secrets_manager":
+        raise UsageError(f"profile '{project.profile_name}' reads secrets from {project.profile.secrets.kind}; "
+                         "deploy needs secrets: {kind: aws_secrets_manager}")
+    return Target(project, cfg)
+
+
+def example_values(config: DeployConfig) -> list[str]:
+    """Settings still holding the all-zero example ids of medallion.yaml (refused by a real deploy)."""
+    found = []
+    for field in ("vpc_id", "route_table_ids", "subnet_ids", "security_group_ids"):
+        value = getattr(config, field)
+        values = value if isinstance(value, list) else [value]
+        if any(EXAMPLE_ID.match(v) for v in values):
+            found.append(field)
+    return found

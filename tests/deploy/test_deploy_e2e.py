@@ -1,0 +1,83 @@
+"""End to end from the CLI: `medallion deploy --profile aws` twice against a moto server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from engine.run.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture()
+def moto_server():
+    """A moto server on a free loopback port, stopped after the test."""
+    port = _free_port()
+    proc = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("moto_server did not start")
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_deploy_twice_from_the_cli(moto_server, tmp_path):
+    ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name="us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc)["GroupId"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDALLION_")}
+    env.update({"AWS_ENDPOINT_URL": moto_server, "AWS_REGION": "us-east-1", "MEDALLION_VPC_ID": vpc,
+                "MEDALLION_DB_ROUTE_TABLE_IDS": rtb, "MEDALLION_DB_SUBNET_IDS": subnet,
+                "MEDALLION_DB_SECURITY_GROUP_IDS": group})
+    command = [str(BIN / "medallion"), "deploy", "--profile", "aws", "--project-dir", str(ROOT),
+               "--out", str(tmp_path / "platform.json")]
+
+    # the real project grows (new marts): 1 security configuration + 2 connections + 1 job +
+    # 1 workflow + 1 start trigger (the 3 bronze roots) + 1 conditional trigger per other spec
+    specs = len(Workspace.open(ROOT, "aws", []).graph.specs)
+    resources = 1 + 2 + 1 + 1 + 1 + (specs - 3)
+
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "stack medallion-platform: CREATE_COMPLETE" in first.stdout
+    assert f"glue: {resources} created, 0 updated, 0 deleted, 0 unchanged" in first.stdout
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "stack medallion-platform: no changes" in second.stdout
+    assert "uploaded" not in second.stdout
+    assert f"glue: 0 created, 0 updated, 0 deleted, {resources} unchanged" in second.stdout
+
+    glue = boto3.client("glue", endpoint_url=moto_server, region_name="us-east-1")
+    assert [j["Name"] for j in glue.get_jobs()["Jobs"]] == ["medallion"]
+    start = glue.get_trigger(Name="medallion-start")["Trigger"]
+    assert start["Schedule"] == "cron(0 7 * * ? *)"
+    assert [a["Arguments"]["--spec"] for a in start["Actions"]] == [
+        "bronze.date_dim", "bronze.order_item_options", "bronze.order_items"]
