@@ -1,0 +1,185 @@
+"""A mart page drawn from its block: filters, top blocks, KPIs, charts, bottom blocks, table,
+definitions — and then its sections (specs declaring ``part_of`` this one).
+
+Why one function per part: each catches its own query failure and shows it as a message in
+place, so a column another run has not built yet costs one chart, not the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import context
+from dashboards.blocks import render_block
+from dashboards.catalog import PageSpec, definition_text
+from dashboards.charts import render_chart
+from dashboards.filters import Where, date_condition, render_filters
+from dashboards.formatting import column_config, show
+from dashboards.source import QueryFailed, WarehouseUnavailable
+from dashboards.sql import Sql, ident, portable
+
+
+def guarded(what: str, draw: Callable[[], None]) -> None:
+    """Run one part of a page; a failed query becomes a warning naming the part, any other
+    failure an error in place (tests and the browser check look for those)."""
+    try:
+        draw()
+    except QueryFailed as exc:
+        st.warning(f"{what}: the warehouse could not answer ({exc}). Has the latest run built this table?")
+    except WarehouseUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bad block costs its own place on the page, not the page
+        st.error(f"{what}: cannot be drawn: {type(exc).__name__}: {exc}")
+
+
+def render_page(page: PageSpec, root: Path, parent_where: Where | None = None, level: int = 1) -> None:
+    """Draw a page (level 1) or a section (level 2)."""
+    (st.title if level == 1 else st.header)(page.title)
+    if page.error or page.board is None:
+        st.error(f"This dashboard block is invalid:\n\n```\n{page.error}\n```")
+        return
+    board = page.board
+    if board.description:
+        st.caption(board.description)
+    if board.filters or board.time:
+        st.sidebar.markdown(f"**Filters — {page.title}**" if level > 1 else "**Filters**")
+    where = render_filters(board.filter_list, page.table, page.columns, page.slug, board.time)
+    if parent_where is not None:  # the parent's filters apply where this table has the column
+        merged = {k: v for k, v in parent_where.conditions.items() if k in page.columns}
+        merged.update(where.conditions)
+        where = Where(merged, where.date_range or parent_where.date_range)
+    top = [b for b in board.blocks if (b.at or _default_at(b)) == "top"]
+    for i, block in enumerate(top):
+        guarded(f"block {i + 1}", lambda b=block: render_block(b, page.table, page.name, where, page.columns))
+    if board.kpis:
+        guarded("KPIs", lambda: render_kpis(page, where))
+    _charts(page, where)
+    for i, block in enumerate(b for b in board.blocks if b not in top):
+        guarded(f"block {block.type}", lambda b=block: render_block(b, page.table, page.name, where, page.columns))
+    if board.table is not None:
+        guarded("table", lambda: render_table(page, where))
+    render_definitions(page, root)
+    for section in page.sections:
+        st.divider()
+        render_page(section, root, where, level=2)
+
+
+def _default_at(block: Any) -> str:
+    return "top" if block.type in ("note", "signal_check") else "bottom"
+
+
+def _charts(page: PageSpec, where: Where) -> None:
+    charts = page.board.charts
+    i = 0
+    while i < len(charts):
+        row = [charts[i]] if charts[i].width == "full" or i + 1 >= len(charts) or charts[i + 1].width == "full" \
+            else charts[i:i + 2]
+        cols = st.columns(len(row)) if len(row) > 1 else [st.container()]
+        for j, (col, chart) in enumerate(zip(cols, row)):
+            with col:
+                with st.container(border=True):
+                    guarded(chart.title or f"chart {i + j + 1}", lambda c=chart, k=i + j: render_chart(
+                        c, page.table, where, page.columns, f"{page.slug}:chart{k}", page.board.time))
+        i += len(row)
+
+
+def kpi_query(page: PageSpec, where: Where, dialect: str, replace: dict[str, Sql] | None = None,
+              deltas: bool = False) -> Sql:
+    """One row: every KPI value (``k0, k1, ...``) and the SQL-given deltas (``d0, ...``)."""
+    exprs = [f"{portable(k.value, dialect)} AS k{i}" for i, k in enumerate(page.board.kpis)]
+    if deltas:
+        exprs += [f"{portable(k.delta, dialect)} AS d{i}" for i, k in enumerate(page.board.kpis)
+                  if k.delta and k.delta != "previous_period"]
+    return "SELECT " + ", ".join(exprs) + f" FROM {ident(page.table)}" + where.sql(list(page.columns),
+                                                                                   replace=replace)
+
+
+def render_kpis(page: PageSpec, where: Where) -> None:
+    """The KPI cards; deltas from a SQL aggregate or against the previous period of equal length."""
+    kpis = page.board.kpis
+    dialect = context.dialect()
+    now = context.query(kpi_query(page, where, dialect, deltas=True))
+    if now.empty:
+        return
+    previous = None
+    if any(k.delta == "previous_period" for k in kpis) and where.date_range:
+        column, start, end = where.date_range
+        days = (end - start).days + 1
+        prev_start, prev_end = start - dt.timedelta(days=days), start - dt.timedelta(days=1)
+        previous = context.query(kpi_query(page, where, dialect,
+                                           replace={column: date_condition(column, prev_start, prev_end)}))
+    row = now.iloc[0]
+    per_row = 4 if len(kpis) in (4, 7, 8) else 5 if len(kpis) in (5, 9, 10) else 3 if len(kpis) == 6 \
+        else min(max(len(kpis), 1), 5)
+    for start in range(0, len(kpis), per_row):
+        cols = st.columns(per_row)
+        for col, i in zip(cols, range(start, min(start + per_row, len(kpis)))):
+            kpi = kpis[i]
+            delta = None
+            if kpi.delta == "previous_period" and previous is not None and len(previous):
+                before, value = previous.iloc[0][f"k{i}"], row[f"k{i}"]
+                if before is not None and not pd.isna(before) and before and value is not None and not pd.isna(value):
+                    delta = f"{(float(value) - float(before)) / abs(float(before)):+.1%} vs previous period"
+            elif kpi.delta and kpi.delta != "previous_period" and f"d{i}" in row:
+                d = row[f"d{i}"]
+                if d is not None and not pd.isna(d):
+                    delta = ("-" if float(d) < 0 else "+") + show(abs(float(d)), kpi.delta_format or kpi.format)
+            help_text = kpi.help or f"`{kpi.value}`"
+            col.metric(kpi.label, show(row[f"k{i}"], kpi.format), delta=delta, delta_color=kpi.delta_color,
+                       help=help_text, border=True)
+
+
+def table_query(page: PageSpec, where: Where, dialect: str) -> tuple[Sql, Sql]:
+    """(rows, count) queries of the detail table under the filters."""
+    spec_table = page.board.table
+    cols = spec_table.columns or list(page.columns) or ["*"]
+    select = ", ".join("*" if c == "*" else ident(c) for c in cols)
+    cond = where.sql(list(page.columns))
+    order = []
+    if spec_table.first:
+        order.append(f"CASE WHEN {portable(spec_table.first, dialect)} THEN 0 ELSE 1 END")
+    order += [f"{ident(c)} {'DESC' if desc else 'ASC'}" + (" NULLS LAST" if desc else "")
+              for c, desc in spec_table.sort_keys]
+    rows = (f"SELECT {select} FROM {ident(page.table)}" + cond + (f" ORDER BY {', '.join(order)}" if order else "")
+            + f" LIMIT {spec_table.limit}")
+    return rows, f"SELECT count(*) AS n FROM {ident(page.table)}" + cond
+
+
+def render_table(page: PageSpec, where: Where) -> None:
+    """The detail table (column help = the column's description) and its CSV download."""
+    spec_table = page.board.table
+    rows_sql, count_sql = table_query(page, where, context.dialect())
+    frame = context.query(rows_sql)
+    total = int(context.query(count_sql).iloc[0, 0])
+    st.subheader(spec_table.title or "Detail")
+    shown = f"{len(frame):,} of {total:,} rows" if total > len(frame) else f"{total:,} rows"
+    st.caption(f"{shown} · click a column header to sort · hover it for its definition")
+    config = {c: column_config(c, page.columns.get(c)) for c in frame.columns}
+    st.dataframe(frame, column_config=config, hide_index=True, width="stretch",
+                 height=min(420, 38 + 35 * max(len(frame), 1)))
+    st.download_button("Download CSV", frame.to_csv(index=False).encode("utf-8"),
+                       file_name=f"{page.slug}.csv", mime="text/csv", key=f"{page.slug}:csv")
+
+
+def render_definitions(page: PageSpec, root: Path) -> None:
+    """The 'Definitions' expander: the spec's description, each KPI's SQL, the column glossary
+    and the section of the metrics document that defines the table."""
+    with st.expander("Definitions"):
+        if page.description:
+            st.markdown(page.description)
+        if page.board.kpis:
+            st.markdown("**KPIs**\n\n" + "\n".join(f"- **{k.label}** = `{k.value}`" for k in page.board.kpis))
+        if page.columns:
+            glossary = pd.DataFrame([{"column": n, "format": d.format or "", "definition": d.description}
+                                     for n, d in page.columns.items()])
+            st.dataframe(glossary, hide_index=True, width="stretch")
+        text = definition_text(root, page)
+        if text:
+            st.markdown(f"**From {page.board.definition.doc}:**")
+            st.markdown("\n".join("> " + line for line in text.splitlines()))
+
