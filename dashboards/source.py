@@ -89,7 +89,7 @@ class Source:
 
         warehouse = self.workspace.warehouse
         try:
-            conn = warehouse._connect()  # the engine's TLS + secret handling (see docs/dashboards.md)
+            conn = warehouse.connect()  # the engine's TLS + secret handling
         except MedallionError as exc:
             raise WarehouseUnavailable(str(exc)) from None
         try:

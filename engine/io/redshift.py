@@ -232,8 +232,9 @@ class RedshiftWarehouse:
                 self._s3 = self._s3_factory()
         return self._s3
 
-    def _connect(self) -> Any:
-        """An open connection over TLS; the password exists only for the duration of this call."""
+    def connect(self) -> Any:
+        """An open connection over TLS (also for the dashboards' parameterised queries); the password
+        exists only for the duration of this call."""
         if self._connect_factory is None:
             import redshift_connector
 
@@ -305,7 +306,7 @@ class RedshiftWarehouse:
         if not todo:
             return []
         done: list[str] = []
-        conn = self._connect()
+        conn = self.connect()
         try:
             try:
                 current = self.published(conn)
@@ -341,7 +342,7 @@ class RedshiftWarehouse:
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run one statement; returns column names and rows. Always rolled back: read-only use."""
-        conn = self._connect()
+        conn = self.connect()
         try:
             cursor = conn.cursor()
             cursor.execute(sql)
