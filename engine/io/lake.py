@@ -111,6 +111,10 @@ class Lake:
                            f"run its spec first (e.g. medallion run --select +{table})")
         return found
 
+    def version_bytes(self, version: TableVersion) -> int:
+        """Bytes of one committed version's files (local folder or S3 prefix alike)."""
+        return self.store.size(self._vkey(version.table, version.version))
+
     def versions(self, table: str) -> list[int]:
         """Version numbers present in storage (committed or not), oldest first."""
         found = (_VERSION.match(n) for n in self.store.children(self._key(table)))

@@ -51,6 +51,8 @@ class ObjectStore(Protocol):
 
     def delete_prefix(self, prefix: str) -> None: ...
 
+    def size(self, prefix: str) -> int: ...
+
     def location(self, key: str) -> Any: ...
 
     def child(self, prefix: str) -> "ObjectStore": ...
@@ -151,6 +153,13 @@ class LocalStore:
     def delete_prefix(self, prefix: str) -> None:
         """Remove a folder and everything in it (an aborted or pruned version)."""
         shutil.rmtree(self.location(prefix), ignore_errors=True)
+
+    def size(self, prefix: str) -> int:
+        """Bytes stored under a prefix (a version's files): sizes the next spec's shuffles."""
+        folder = self.location(prefix)
+        if folder.is_file():
+            return folder.stat().st_size
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
 
 
 def holder_identity(**extra: Any) -> dict[str, Any]:

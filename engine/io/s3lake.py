@@ -116,6 +116,11 @@ class S3Store:
                      f"listing s3://{self.bucket}/{base}")
         return bool(found.get("KeyCount"))
 
+    def size(self, prefix: str) -> int:
+        """Bytes stored under a prefix, from the listing (no object is read)."""
+        base = self._full(prefix) + "/"
+        return sum(o["Size"] for page in self._pages(base) for o in page.get("Contents", []))
+
     def delete_prefix(self, prefix: str) -> None:
         """Delete every object under a prefix (an aborted or pruned version), 1,000 per request."""
         base = self._full(prefix)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import shlex
 import time
+from datetime import datetime, timezone
+from pathlib import Path
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from engine.errors import MedallionError, TerminalError
@@ -34,6 +37,7 @@ from engine.spec.secrets import SecretProvider
 from engine.spec.steps import ReadStep
 from engine.steps import EXECUTORS
 from engine.steps.context import StepContext
+from engine.steps.counting import ObservedCount, ObservedMetrics
 
 
 def read_table(spark: SparkSession, lake: LocalLake, table: str) -> tuple[DataFrame, int]:
@@ -61,11 +65,15 @@ class SpecResult:
     artefacts: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _run_steps(loaded: LoadedSpec, ctx: StepContext, lake: LocalLake) -> tuple[DataFrame, int, dict[str, int]]:
-    """Read inputs, apply every step; returns the result, rows read, and rows per input.
+def _run_steps(loaded: LoadedSpec, ctx: StepContext,
+               lake: LocalLake) -> tuple[DataFrame, int, dict[str, int], list[ObservedCount]]:
+    """Read inputs, apply every step; returns the result, rows of input tables, rows per input,
+    and the counters of the files read (filled by the write that reads them anyway).
 
     When the spec declares ``conservation``, only losses on the path from that input to the
     output count (a filter on a lookup frame removes no source rows); other losses are dropped.
+    Lossy steps count through observations (engine/steps/counting.py), so nothing is cached
+    or counted here.
     """
     spec = loaded.spec
     rows_in = 0
@@ -75,6 +83,7 @@ def _run_steps(loaded: LoadedSpec, ctx: StepContext, lake: LocalLake) -> tuple[D
         rows_in += per_input[alias]
     frame: DataFrame | None = ctx.frames[next(iter(spec.inputs))] if len(spec.inputs) == 1 else None
     flow: list[DataFrame] = [ctx.frames[spec.conservation]] if spec.conservation else []
+    reads: list[ObservedCount] = []
     for i, step in enumerate(spec.steps):
         ctx.step_label = f"step {i + 1} ({step.type})"
         try:
@@ -83,16 +92,14 @@ def _run_steps(loaded: LoadedSpec, ctx: StepContext, lake: LocalLake) -> tuple[D
             losses_before = len(ctx.losses)
             frame = EXECUTORS[step.type](step, source, ctx)
             if isinstance(step, ReadStep):
-                rows_in += frame.count()
+                reads.append(ObservedCount(frame))
+                frame = reads[-1].frame
         except Exception as exc:  # noqa: BLE001 - every failure becomes a located RunError
             err = classify(exc, ctx.step_label)
             err.path, err.line = str(loaded.path), loaded.doc.line_of(("steps", i))
             raise err from exc
         if any(main is f for f in flow):
             flow.append(frame)
-            if len(ctx.losses) > losses_before and not frame.is_cached:
-                # counted later (before and after the step): keep it so counting is cheap
-                ctx.cached.append(frame.persist())
         else:
             del ctx.losses[losses_before:]
         if step.as_:
@@ -101,15 +108,56 @@ def _run_steps(loaded: LoadedSpec, ctx: StepContext, lake: LocalLake) -> tuple[D
     if spec.conservation and not any(frame is f for f in flow):
         raise TerminalError(f"conservation: the output is not derived from input '{spec.conservation}'",
                             path=str(loaded.path), line=loaded.doc.line_of(("conservation",)))
-    return frame, rows_in, per_input
+    return frame, rows_in, per_input, reads
 
 
 def _write(frame: DataFrame, pending: PendingWrite, partition_by: list[str]) -> int:
+    """Write a version folder; its row count comes from the written Parquet footers."""
     writer = frame.write.mode("errorifexists")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.parquet(str(pending.path))
-    return frame.sparkSession.read.parquet(str(pending.path)).count()
+    return written_rows(frame.sparkSession, pending.path)
+
+
+def written_rows(spark: SparkSession, path: Any) -> int:
+    """Rows in a written Parquet folder, summed from the file footers (no Spark job).
+
+    Falls back to a Spark count when a footer cannot be read here.
+    """
+    try:
+        import pyarrow.parquet as pq
+
+        files = [f for f in Path(path).rglob("*.parquet") if not f.name.startswith((".", "_"))]
+        return sum(pq.read_metadata(f).num_rows for f in files)
+    except Exception:  # noqa: BLE001 - the footers are an optimisation, the count is the truth
+        return spark.read.parquet(str(path)).count()
+
+
+_WATERMARK_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
+
+
+def _watermark_observer(frame: DataFrame, column: str) -> ObservedMetrics:
+    """The largest time of the table about to be written, observed while it is written.
+
+    The same expression as :func:`engine.run.incremental.new_watermark`, which reads the
+    written files back in a second pass; rendered as UTC text (the session time zone) so no
+    timestamp crosses the Py4J boundary.
+    """
+    latest = F.max(incremental._time(column))  # noqa: SLF001 - one definition of "the time of a row"
+    return ObservedMetrics(frame, [F.date_format(latest, _WATERMARK_FORMAT).alias("w")])
+
+
+def _watermark(observed: ObservedMetrics, path: str, spark: SparkSession, spec: Any) -> str | None:
+    """The new watermark, as ``new_watermark`` would give it (a naive local-time ISO string)."""
+    if not observed.ready():
+        return incremental.new_watermark(path, spark, spec.incremental)
+    text = observed.values()["w"]
+    if text is None:
+        return None
+    utc = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    # PySpark hands timestamps to Python as naive local time; keep the recorded form identical
+    return utc.astimezone().replace(tzinfo=None).isoformat()
 
 
 def _columns(frame: DataFrame) -> list[dict[str, str]]:
@@ -129,7 +177,7 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_i
                                                   lake.current(spec.output.table))
     pending: list[PendingWrite] = []
     try:
-        frame, rows_in, per_input = _run_steps(loaded, ctx, lake)
+        frame, rows_in, per_input, reads = _run_steps(loaded, ctx, lake)
         ctx.step_label = f"writing {spec.output.table}"
         if spec.incremental:
             mode = mode or LoadMode()
@@ -137,6 +185,8 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_i
             frame = incremental.window(frame, spec.incremental, mode, current)
             stored = None if mode.kind == "full" or current is None else read_table(spark, lake, current.table)[0]
             frame = incremental.merge(frame, stored, spec.incremental)
+            watermark_obs = _watermark_observer(frame, spec.incremental.column)
+            frame = watermark_obs.frame
         quarantined = None
         if ctx.quarantine:
             q_pending = lake.begin(quarantine_table(spec.name))
@@ -146,6 +196,7 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_i
         main = lake.begin(spec.output.table)
         pending.append(main)
         rows_out = _write(frame, main, spec.output.partition_by)
+        rows_in += sum(read.count() for read in reads)
         accounting = None
         if spec.conservation:
             accounting = account(spec.conservation, per_input[spec.conservation], rows_out, ctx.losses)
@@ -154,7 +205,7 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: LocalLake, run_i
             faults.before_commit(spec.name)
         if quarantined is not None:
             lake.commit(pending[0], rows=quarantined, columns=_columns(q_frame), partition_by=[], run_id=run_id)
-        watermark = incremental.new_watermark(str(main.path), spark, spec.incremental) if spec.incremental else None
+        watermark = _watermark(watermark_obs, str(main.path), spark, spec) if spec.incremental else None
         committed = lake.commit(main, rows=rows_out, columns=_columns(frame),
                                 partition_by=spec.output.partition_by, run_id=run_id, watermark=watermark)
     except Exception as exc:  # noqa: BLE001

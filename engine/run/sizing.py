@@ -12,7 +12,7 @@ import glob
 import math
 from pathlib import Path
 
-from engine.io.lake import LocalLake
+from engine.io.lake import Lake
 from engine.spec.loader import LoadedSpec
 from engine.spec.steps import ReadStep
 
@@ -26,8 +26,12 @@ def _folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def input_bytes(loaded: LoadedSpec, lake: LocalLake, base_dir: Path) -> int:
-    """Bytes a spec reads: its files plus the committed versions of its input tables."""
+def input_bytes(loaded: LoadedSpec, lake: Lake, base_dir: Path) -> int:
+    """Bytes a spec reads: its local files plus the committed versions of its input tables.
+
+    Raw files named by a URL (``s3://…``) are not listed: a bronze spec reading them gets the
+    core count, which suits a read-and-write spec with little shuffle.
+    """
     total = 0
     for step in loaded.spec.steps:
         if isinstance(step, ReadStep) and "://" not in step.path:
@@ -37,7 +41,7 @@ def input_bytes(loaded: LoadedSpec, lake: LocalLake, base_dir: Path) -> int:
     for table in loaded.spec.input_tables:
         current = lake.current(table)
         if current is not None:
-            total += _folder_bytes(Path(current.path))
+            total += lake.version_bytes(current)  # a folder locally, an S3 listing on AWS
     return total
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 
 from engine.spec.secrets import SecretProvider
+from engine.steps.counting import ObservedCount, ObservedMetrics
 
 
 @dataclass
@@ -23,11 +24,14 @@ class Loss:
     kind: str  # filtered | deduplicated | quarantined | dropped
     step: str
     rows: int | None = None
-    before: DataFrame | None = None
-    after: DataFrame | None = None
+    before: DataFrame | ObservedCount | None = None
+    after: DataFrame | ObservedCount | None = None
 
     def count(self) -> int:
-        """The number of rows removed (counted lazily, after the output is written)."""
+        """The number of rows removed (counted lazily, after the output is written).
+
+        Observed counts were filled by the write itself; plain frames are counted now.
+        """
         if self.rows is None:
             assert self.before is not None and self.after is not None
             self.rows = self.before.count() - self.after.count()
@@ -36,18 +40,43 @@ class Loss:
 
 @dataclass
 class RuleOutcome:
-    """One quality rule's result: rows checked, rows failing, the action taken."""
+    """One quality rule's result: rows checked, rows failing, the action taken.
+
+    Rules that only warn leave ``counts`` (observed while the output is written) instead of
+    numbers; ``checked`` and ``failed`` read them on first use.
+    """
 
     step: str
     rule: str
     kind: str
     action: str
-    checked: int
-    failed: int
+    known_checked: int | None = None
+    known_failed: int | None = None
+    counts: ObservedMetrics | None = None
+    key: str = ""
+
+    def _resolve(self) -> None:
+        if self.counts is not None:
+            found = self.counts.values()
+            self.known_checked, self.known_failed = int(found["rows"]), int(found[self.key])
+            self.counts = None
+
+    @property
+    def checked(self) -> int:
+        """Rows the rule looked at."""
+        self._resolve()
+        return int(self.known_checked or 0)
+
+    @property
+    def failed(self) -> int:
+        """Rows that failed it."""
+        self._resolve()
+        return int(self.known_failed or 0)
 
     def as_dict(self) -> dict[str, object]:
         """For the run record."""
-        return dict(self.__dict__)
+        return {"step": self.step, "rule": self.rule, "kind": self.kind, "action": self.action,
+                "checked": self.checked, "failed": self.failed}
 
 
 @dataclass

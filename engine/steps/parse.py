@@ -18,6 +18,7 @@ from engine.errors import SpecError
 from engine.spec.quality import HmacStep, ParseColumn, ParseStep
 from engine.spec.secrets import resolve_secrets
 from engine.steps.context import Loss, StepContext
+from engine.steps.counting import ObservedCount
 from engine.steps.quarantine import quarantine_rows
 from engine.steps.transform import blank_as_null
 
@@ -57,28 +58,33 @@ def run_parse(step: ParseStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
     missing = [c for c in step.columns if c not in frame.columns]
     if missing:
         raise ValueError(f"parse: no column {', '.join(missing)} (have: {', '.join(frame.columns)})")
-    raws: dict[str, Column] = {}
-    parsed: dict[str, Column] = {}
+    before = ObservedCount(frame)
+    helpers: dict[str, str] = {}
+    parsed: list[Column] = []
     problems = []
-    for column, how in step.columns.items():
+    for i, (column, how) in enumerate(step.columns.items()):
         raw = blank_as_null(F.col(column)) if step.trim else F.when(F.col(column) != "", F.col(column))
-        raws[column], parsed[column] = raw, parser(raw, how)
-        problems.append(F.when(raw.isNotNull() & parsed[column].isNull(),
+        helpers[column] = f"__parsed_{i}"
+        parsed.append(parser(raw, how).alias(helpers[column]))
+        problems.append(F.when(raw.isNotNull() & F.col(helpers[column]).isNull(),
                                F.concat(F.lit(f"{column}: cannot parse '"), raw, F.lit(f"' as {how.type}"))))
     reason = "__parse_reason"
-    annotated = frame.withColumn(reason, F.concat_ws("; ", *problems))
+    # each value is parsed once (a helper column), then both the reason and the result use it;
+    # the annotated rows feed the quarantine write and the output, so they are computed once
+    annotated = before.frame.select("*", *parsed).withColumn(reason, F.concat_ws("; ", *problems)).persist()
+    ctx.cached.append(annotated)
     bad = annotated.filter(F.col(reason) != "")
     ctx.quarantine.append(quarantine_rows(bad, "parse", F.col(reason), ctx))
-    good = annotated.filter(F.col(reason) == "").drop(reason)
-    ctx.losses.append(Loss("quarantined", ctx.step_label, before=frame, after=good))
+    good = annotated.filter(F.col(reason) == "")
     columns = []
-    for name in good.columns:
+    for name in frame.columns:
         if name in step.columns:
-            how = step.columns[name]
-            columns.append(parsed[name].alias(how.rename or name))
+            columns.append(F.col(helpers[name]).alias(step.columns[name].rename or name))
         else:
             columns.append(F.col(name))
-    return good.select(*columns)
+    after = ObservedCount(good.select(*columns))
+    ctx.losses.append(Loss("quarantined", ctx.step_label, before=before, after=after))
+    return after.frame
 
 
 def _hmac_pads(key: bytes) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from engine.errors import TerminalError
 from engine.spec.quality import (AcceptedValuesRule, ExistsInRule, ExpressionRule, NotNullRule, QualityStep,
                                  RangeRule, RegexRule, UniqueRule)
 from engine.steps.context import Loss, RuleOutcome, StepContext
+from engine.steps.counting import ObservedMetrics
 from engine.steps.quarantine import quarantine_rows
 
 
@@ -98,6 +99,8 @@ def run_quality(step: QualityStep, frame: DataFrame, ctx: StepContext) -> DataFr
     drop_idx = [i for i, r in enumerate(step.rules) if r.action == "drop"]
     to_quarantine = _any([~F.col(oks[i]) for i in quarantine_idx])
     to_drop = ~to_quarantine & _any([~F.col(oks[i]) for i in drop_idx])
+    if not quarantine_idx and not drop_idx and not _checks_before_write(step):
+        return _warn_only(step, work, oks, frame, ctx)
     work = work.persist()
     ctx.cached.append(work)
     totals = work.agg(F.count(F.lit(1)).alias("rows"),
@@ -130,3 +133,25 @@ def run_quality(step: QualityStep, frame: DataFrame, ctx: StepContext) -> DataFr
     ctx.losses.append(Loss("quarantined", ctx.step_label, rows=totals["quarantined"]))
     ctx.losses.append(Loss("dropped", ctx.step_label, rows=totals["dropped"]))
     return work.filter(~to_quarantine & ~to_drop).drop(*helpers)
+
+
+def _checks_before_write(step: QualityStep) -> bool:
+    """Whether the counts must be known before the output is written (fail rules, limits)."""
+    return step.max_quarantined_pct is not None or any(
+        r.action == "fail" or r.max_failed_pct is not None or r.max_failed_rows is not None for r in step.rules)
+
+
+def _warn_only(step: QualityStep, work: DataFrame, oks: list[str], frame: DataFrame, ctx: StepContext) -> DataFrame:
+    """Rules that only warn keep every row: count their failures while the output is written.
+
+    No cache and no extra pass: the counters ride along with the write (an observation) and
+    the run record reads them afterwards.
+    """
+    counts = ObservedMetrics(work, [F.count(F.lit(1)).alias("rows"), *[F.count_if(~F.col(ok)).alias(ok) for ok in oks]])
+    for i, rule in enumerate(step.rules):
+        ctx.rules.append(RuleOutcome(ctx.step_label, rule.label, rule.rule, rule.action,
+                                     counts=counts, key=oks[i]))
+    ctx.losses.append(Loss("quarantined", ctx.step_label, rows=0))
+    ctx.losses.append(Loss("dropped", ctx.step_label, rows=0))
+    helpers = [c for c in work.columns if c.startswith("__") and c not in frame.columns]
+    return counts.frame.drop(*helpers)

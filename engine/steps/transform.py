@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 from engine.spec.steps import (CastStep, DedupeStep, DeriveStep, FilterStep, MapValuesStep, RenameStep, SelectStep,
                                TrimStep)
 from engine.steps.context import Loss, StepContext
+from engine.steps.counting import ObservedCount
 
 
 def run_select(step: SelectStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
@@ -69,14 +70,17 @@ def run_filter(step: FilterStep, frame: DataFrame, ctx: StepContext) -> DataFram
 
     Removed rows are *filtered*, not lost: the conservation check counts them.
     """
-    result = frame.filter(F.expr(step.condition))
-    ctx.losses.append(Loss("filtered", ctx.step_label, before=frame, after=result))
-    return result
+    before = ObservedCount(frame)
+    after = ObservedCount(before.frame.filter(F.expr(step.condition)))
+    ctx.losses.append(Loss("filtered", ctx.step_label, before=before, after=after))
+    return after.frame
 
 
 def run_dedupe(step: DedupeStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
     """One row per key; with ``order_by`` the first row in that order is kept (deterministic)."""
     keys = step.keys or frame.columns
+    before = ObservedCount(frame)
+    frame = before.frame
     if not step.order_by:
         result = frame.dropDuplicates(keys)
     else:
@@ -84,8 +88,9 @@ def run_dedupe(step: DedupeStep, frame: DataFrame, ctx: StepContext) -> DataFram
         window = over_clause(keys, step.order_by)
         ranked = frame.selectExpr("*", f"row_number() OVER ({window}) AS {marker}")
         result = ranked.filter(F.col(marker) == 1).drop(marker)
-    ctx.losses.append(Loss("deduplicated", ctx.step_label, before=frame, after=result))
-    return result
+    after = ObservedCount(result)
+    ctx.losses.append(Loss("deduplicated", ctx.step_label, before=before, after=after))
+    return after.frame
 
 
 def quote_identifier(name: str) -> str:

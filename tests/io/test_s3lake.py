@@ -5,6 +5,7 @@ on Glue would, and exercise the metadata protocol: claims, manifest, pointer, pr
 """
 
 import json
+from pathlib import Path
 
 import boto3
 import pytest
@@ -194,3 +195,18 @@ def test_kms_key_encrypts_every_object(s3):
     commit(lake, s3, "gold.m")
     head = s3.head_object(Bucket=BUCKET, Key="lake/gold/m/_current.json")
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == "alias/medallion"
+
+
+def test_version_bytes_sizes_shuffles_on_s3_and_locally(s3, tmp_path):
+    # the data file holds 10 bytes; the manifest is part of the version too
+    lake = S3Lake(BUCKET, "lake")
+    rec = commit(lake, s3, "silver.t", text="0123456789")
+    manifest = len(body(s3, "lake/silver/t/v000001/_manifest.json").encode())
+    assert lake.version_bytes(rec) == 10 + manifest
+    local = LocalLake(tmp_path / "lake")
+    pending = local.begin("silver.t")
+    Path(pending.path).mkdir(parents=True, exist_ok=True)
+    (Path(pending.path) / "part-0.parquet").write_bytes(b"0123456789")
+    rec = local.commit(pending, rows=10, columns=[], partition_by=[], run_id="r")
+    manifest = (Path(rec.path) / "_manifest.json").stat().st_size
+    assert local.version_bytes(rec) == 10 + manifest

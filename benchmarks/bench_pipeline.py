@@ -1,0 +1,331 @@
+"""Benchmark: the engine's full local pipeline against hand-written PySpark and DuckDB SQL.
+
+    .venv/bin/python benchmarks/bench_pipeline.py --scale 1
+    .venv/bin/python benchmarks/bench_pipeline.py --scale 10 --repeats 3
+    .venv/bin/python benchmarks/bench_pipeline.py --scale 50 --only engine,handwritten
+
+On the same generated raw CSVs (``medallion sample --scale S``, written once under
+``--data-root``, not timed) it runs, each in a fresh process so start-up counts:
+
+- ``engine``: ``medallion run`` exactly as a user would (bronze -> silver -> gold, run record,
+  conservation accounting, quarantine, DuckDB warehouse refresh);
+- ``handwritten``: benchmarks/handwritten_pyspark.py, the same layers written by hand in PySpark;
+- ``duckdb``: benchmarks/duckdb_marts.py, the same layers in DuckDB SQL.
+
+Each job prints ``@stage <name>`` markers (the engine's ``start <layer>.<table>`` lines serve
+the same purpose), so the harness times every stage the same way: wall clock between markers,
+and peak RSS of the whole process tree (the Python driver plus its JVM child) sampled every
+50 ms. Afterwards the seven marts of each job are reduced to totals (rows and Σ of the main
+money column, plus a second figure) and compared with the engine's; a mismatch is reported
+and makes the exit status 1, so a ratio is only printed for jobs that computed the same numbers.
+The predictive CLV columns (p_alive, expected orders, predicted CLV) are not compared: only
+the engine computes them; the historical columns are.
+
+Results go to benchmarks/results/pipeline_s<scale>_<timestamp>.csv and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+PY = sys.executable
+STAGES = ["startup", "bronze", "silver", "gold", "finish"]
+GIB = 1024 ** 3
+
+# mart table -> (main money column, second figure compared). Historical columns only.
+MARTS = {
+    "customer_lifetime_value": ("total_revenue", "sum(orders)"),
+    "customer_segments": ("monetary", "sum(r_score + f_score + m_score)"),
+    "churn_indicators": ("revenue_last_90d", "sum(orders_last_90d)"),
+    "sales_trends": ("revenue", "sum(orders)"),
+    "loyalty_impact": ("revenue", "sum(orders)"),
+    "location_performance": ("revenue", "sum(orders)"),
+    "pricing_effectiveness": ("revenue", "sum(units)"),
+    # not one of the seven, but computed by all three jobs: checked so the work stays the same
+    "clv_cohort_curves": ("revenue", "sum(active_customers)"),
+}
+
+
+@dataclass
+class JobResult:
+    """One job's measurements: seconds and peak RSS per stage, and its mart totals."""
+
+    job: str
+    wall: float = 0.0
+    peak_rss: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    stage_rss: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, tuple] = field(default_factory=dict)
+    ok: bool = True
+    note: str = ""
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    """RSS of a process and all its descendants (the JVM is a child of the Python driver)."""
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return total
+
+
+def stage_of(line: str) -> str | None:
+    """The stage a job's output line starts, if any."""
+    text = line.strip()
+    if text.startswith("@stage "):
+        return text.split()[1]
+    if text.startswith("start "):  # the engine's plain reporter: "start silver.order_items"
+        return text.split()[1].split(".", 1)[0]
+    if text.startswith("run ") and "spec(s)" in text:
+        return "startup"
+    if text.split(" ", 1)[0] in ("ok", "failed", "skipped"):
+        # a spec ended; until the next one starts (or the run ends) the engine is reporting,
+        # and after the last one it refreshes the warehouse and exits
+        return "finish"
+    return None
+
+
+def run_job(job: str, cmd: list[str], env: dict[str, str], log: Path) -> JobResult:
+    """Run one job in a fresh process; time its stages and sample its memory."""
+    result = JobResult(job)
+    stage = ["startup"]
+    marks: list[tuple[str, float]] = [("startup", 0.0)]
+    peaks: dict[str, int] = {}
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, bufsize=1)
+    ps = psutil.Process(proc.pid)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            rss = tree_rss(ps)
+            peaks[stage[0]] = max(peaks.get(stage[0], 0), rss)
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    with open(log, "w", encoding="utf-8") as out:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            out.flush()
+            new = stage_of(line)
+            if new and new != stage[0] and new in STAGES:
+                stage[0] = new
+                marks.append((new, time.perf_counter() - started))
+        code = proc.wait()
+    # after the last gold spec the engine refreshes the warehouse and exits: "finish"
+    end = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    result.wall = end
+    marks.append(("end", end))
+    for (name, t0), (_, t1) in zip(marks, marks[1:]):
+        result.stage_seconds[name] = result.stage_seconds.get(name, 0.0) + (t1 - t0)
+    result.stage_rss = peaks
+    result.peak_rss = max(peaks.values(), default=0)
+    if code != 0:
+        result.ok, result.note = False, f"exit {code}, see {log}"
+    return result
+
+
+def engine_marts(lake: Path) -> dict[str, str]:
+    """Parquet paths of the engine's committed gold tables (from their pointer files)."""
+    out = {}
+    for name in MARTS:
+        pointer = lake / "gold" / name / "_current.json"
+        if pointer.is_file():
+            out[name] = json.loads(pointer.read_text())["path"]
+    return out
+
+
+def totals(paths: dict[str, str]) -> dict[str, tuple]:
+    """Rows, Σ main money column and a second figure of each mart (DuckDB over the Parquet)."""
+    import duckdb
+
+    con = duckdb.connect()
+    found = {}
+    for name, (money, second) in MARTS.items():
+        if name not in paths:
+            found[name] = (None, None, None)
+            continue
+        rows, total, other = con.execute(
+            f"SELECT count(*), round(sum({money})::DOUBLE, 2), round(({second})::DOUBLE, 4) "
+            f"FROM read_parquet('{paths[name]}/**/*.parquet')").fetchone()
+        found[name] = (rows, total, other)
+    return found
+
+
+def generate(scale: float, data_root: Path) -> Path:
+    """Raw CSVs at ``scale`` (generated once; same seed, same bytes)."""
+    folder = data_root / f"s{scale:g}"
+    if not (folder / "order_items.csv").is_file():
+        print(f"generating scale {scale:g} into {folder} ...", flush=True)
+        subprocess.run([str(ROOT / ".venv/bin/medallion"), "sample", "--scale", str(scale), "--out", str(folder)],
+                       cwd=ROOT, check=True)
+    return folder
+
+
+def commands(job: str, raw: Path, work: Path, project: Path) -> tuple[list[str], dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDALLION_VAR_")}
+    if job == "engine":
+        args = ["run", "--plain", "--project-dir", str(project), "--var", f"raw_dir={raw}", "--var", f"lake_dir={work}"]
+        if project == ROOT:
+            return [str(ROOT / ".venv/bin/medallion"), *args], env
+        # another checkout of the engine (e.g. the code before a change): its package first, this venv
+        boot = (f"import sys; sys.path.insert(0, {str(project)!r}); import engine; "
+                f"assert engine.__file__.startswith({str(project)!r}), engine.__file__; "
+                "from engine.cli import entry; sys.argv[0] = 'medallion'; entry()")
+        return [PY, "-c", boot, *args], env
+    if job == "handwritten":
+        return [PY, str(HERE / "handwritten_pyspark.py"), "--raw", str(raw), "--out", str(work)], env
+    return [PY, str(HERE / "duckdb_marts.py"), "--raw", str(raw), "--out", str(work)], env
+
+
+def mart_paths(job: str, work: Path) -> dict[str, str]:
+    if job == "engine":
+        return engine_marts(work)
+    return {n: str(work / "gold" / n) for n in MARTS if (work / "gold" / n).exists()}
+
+
+def median_result(runs: list[JobResult]) -> JobResult:
+    """The run with the median wall time (its stages belong together)."""
+    ordered = sorted(runs, key=lambda r: r.wall)
+    return ordered[len(ordered) // 2]
+
+
+def fmt_s(x: float | None) -> str:
+    return "" if x is None else f"{x:.1f}"
+
+
+def fmt_gib(x: int | None) -> str:
+    return "" if not x else f"{x / GIB:.2f}"
+
+
+def report(scale: float, results: dict[str, JobResult], walls: dict[str, list[float]], load: tuple,
+           out_dir: Path, cmdline: str) -> tuple[str, list[list[str]]]:
+    eng = results.get("engine")
+    rows: list[list[str]] = []
+    header = ["scale", "job", "stage", "wall_s", "peak_rss_gib", "engine_over_job_wall"]
+    for job, res in results.items():
+        for stage in [*STAGES, "total"]:
+            sec = res.wall if stage == "total" else res.stage_seconds.get(stage)
+            rss = res.peak_rss if stage == "total" else res.stage_rss.get(stage)
+            ratio = ""
+            if eng is not None and job != "engine" and sec:
+                esec = eng.wall if stage == "total" else eng.stage_seconds.get(stage)
+                ratio = f"{esec / sec:.2f}" if esec else ""
+            rows.append([f"{scale:g}", job, stage, fmt_s(sec), fmt_gib(rss), ratio])
+    lines = [f"## Pipeline benchmark, scale {scale:g}",
+             "",
+             f"`{cmdline}` — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+             f"{psutil.cpu_count()} cores, load average before the run {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
+             ""]
+    if any(len(w) > 1 for w in walls.values()):
+        lines.append("Repeats (total wall s): " + "; ".join(
+            f"{j} {', '.join(f'{w:.1f}' for w in ws)} (median {statistics.median(ws):.1f})" for j, ws in walls.items()))
+        lines.append("Stage figures are those of each job's median run.")
+        lines.append("")
+    lines += ["| job | " + " | ".join(STAGES) + " | total s | peak RSS GiB | engine / job |",
+              "|---|" + "---:|" * (len(STAGES) + 3)]
+    for job, res in results.items():
+        cells = [f"{res.stage_seconds.get(s, 0.0):.1f}" for s in STAGES]
+        ratio = f"{eng.wall / res.wall:.2f}" if eng and job != "engine" and res.wall else ""
+        lines.append(f"| {job}{'' if res.ok else ' (FAILED)'} | " + " | ".join(cells)
+                     + f" | {res.wall:.1f} | {fmt_gib(res.peak_rss)} | {ratio} |")
+    lines += ["", "Peak RSS (GiB) per stage (process tree: Python driver + JVM):", "",
+              "| job | " + " | ".join(STAGES) + " |", "|---|" + "---:|" * len(STAGES)]
+    for job, res in results.items():
+        lines.append(f"| {job} | " + " | ".join(fmt_gib(res.stage_rss.get(s)) for s in STAGES) + " |")
+    lines += ["", "Mart totals (rows, Σ main money column, second figure); predictive CLV columns excluded:", "",
+              "| mart | " + " | ".join(results) + " | same |", "|---|" + "---|" * (len(results) + 1)]
+    for name, (money, second) in MARTS.items():
+        cells = [str(results[j].totals.get(name)) for j in results]
+        same = len({c for c in cells}) == 1
+        lines.append(f"| {name} ({money}; {second}) | " + " | ".join(cells) + f" | {'yes' if same else 'NO'} |")
+    notes = [f"- {j}: {r.note}" for j, r in results.items() if r.note]
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines) + "\n", [header, *rows]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--repeats", type=int, default=1, help="runs per job; the median is reported")
+    parser.add_argument("--only", default="engine,handwritten,duckdb", help="comma-separated jobs")
+    parser.add_argument("--data-root", type=Path, default=Path("/tmp/bench_data"))
+    parser.add_argument("--results", type=Path, default=HERE / "results")
+    parser.add_argument("--keep", action="store_true", help="keep the jobs' output folders")
+    parser.add_argument("--engine-project", type=Path, default=ROOT,
+                        help="project folder whose engine and specs the engine job runs (default: this one)")
+    args = parser.parse_args()
+    jobs = [j.strip() for j in args.only.split(",") if j.strip()]
+    raw = generate(args.scale, args.data_root)
+    load = os.getloadavg()
+    args.results.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    results: dict[str, JobResult] = {}
+    walls: dict[str, list[float]] = {}
+    for job in jobs:
+        runs = []
+        for i in range(args.repeats):
+            work = args.data_root / f"work_s{args.scale:g}_{job}"
+            shutil.rmtree(work, ignore_errors=True)
+            cmd, env = commands(job, raw, work, args.engine_project.resolve())
+            log = args.results / f"log_s{args.scale:g}_{stamp}_{job}_{i + 1}.txt"
+            res = run_job(job, cmd, env, log)
+            if res.ok:
+                res.totals = totals(mart_paths(job, work))
+            runs.append(res)
+            print(f"{job} run {i + 1}: {res.wall:.1f} s, peak RSS {fmt_gib(res.peak_rss)} GiB, "
+                  + ", ".join(f"{s} {v:.1f}" for s, v in res.stage_seconds.items())
+                  + ("" if res.ok else f"  FAILED ({res.note})"), flush=True)
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+        results[job] = median_result(runs)
+        walls[job] = [r.wall for r in runs]
+    base = results.get("engine")
+    mismatch = False
+    if base is not None:
+        for job, res in results.items():
+            if job != "engine" and res.ok and res.totals != base.totals:
+                bad = [n for n in MARTS if res.totals.get(n) != base.totals.get(n)]
+                res.note += f" totals differ from the engine's on: {', '.join(bad)}"
+                mismatch = True
+    cmdline = "python benchmarks/bench_pipeline.py " + " ".join(sys.argv[1:])
+    md, table = report(args.scale, results, walls, load, args.results, cmdline)
+    name = f"pipeline_s{args.scale:g}_{stamp}"
+    (args.results / f"{name}.md").write_text(md, encoding="utf-8")
+    with open(args.results / f"{name}.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(table)
+    print(md)
+    print(f"saved {args.results / name}.md and .csv")
+    return 1 if mismatch or not all(r.ok for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Row counts taken while Spark computes a frame anyway, instead of by extra actions.
+
+Conservation accounting and a spec's ``rows_in`` need the number of rows that entered and left
+lossy steps (filter, dedupe, parse) and the rows read from files. Counting each with
+``count()`` costs a pass over the data per count (the raw CSV is parsed twice, every lossy step
+had to be cached to make its counts affordable). A Spark *observation* (``DataFrame.observe``)
+adds a counter to the plan instead: the write that computes the frame anyway fills it in, for
+free. When the frame was never computed (an unused lookup, a branch the optimizer skipped), the
+counter stays empty and the caller falls back to ``count()``.
+
+Assumption: the first Spark action over an observed frame reads all of it (writes and
+aggregations do; the engine never runs ``take``/``limit`` actions on spec frames).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, Observation
+from pyspark.sql import functions as F
+
+
+class ObservedMetrics:
+    """``frame`` with aggregate ``metrics`` attached; :meth:`values` once an action computed it."""
+
+    def __init__(self, frame: DataFrame, metrics: list[Column]):
+        self._observation = Observation(f"__medallion_obs_{uuid.uuid4().hex[:12]}")
+        self._metrics = metrics
+        self.frame = frame.observe(self._observation, *metrics)
+        self._values: dict[str, Any] | None = None
+
+    def ready(self) -> bool:
+        """Whether an action has filled the metrics (never blocks)."""
+        try:
+            return bool(self._observation._jo.future().isCompleted())  # noqa: SLF001 - no public probe
+        except Exception:  # noqa: BLE001 - an API change must only cost the cheap path
+            return False
+
+    def values(self) -> dict[str, Any]:
+        """The metrics; aggregated now (one pass) if no action has computed the frame yet."""
+        if self._values is None:
+            if self.ready():
+                self._values = dict(self._observation.get)
+            else:
+                self._values = self.frame.agg(*self._metrics).first().asDict()  # type: ignore[union-attr]
+        return self._values
+
+
+class ObservedCount(ObservedMetrics):
+    """``frame`` with a row counter attached."""
+
+    def __init__(self, frame: DataFrame):
+        super().__init__(frame, [F.count(F.lit(1)).alias("rows")])
+
+    def count(self) -> int:
+        """The row count, counting now if no action has computed the frame yet."""
+        return int(self.values()["rows"])
