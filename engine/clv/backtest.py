@@ -40,6 +40,7 @@ def find_step(graph: Any, spec_name: str | None) -> tuple[str, ClvModelStep]:
 def load_orders(spark: Any, lake: Any, cfg: ClvEvaluation) -> pd.DataFrame:
     """The evaluation's order rows (customer, date, value) from the lake, as pandas."""
     from engine.run.runner import read_table
+    from engine.steps.clv import arrow_transfers
 
     if lake.current(cfg.orders) is None:
         raise UsageError(f"table {cfg.orders} has no committed version yet: run the pipeline first")
@@ -50,8 +51,8 @@ def load_orders(spark: Any, lake: Any, cfg: ClvEvaluation) -> pd.DataFrame:
     frame = frame.where(f"`{cfg.customer}` IS NOT NULL").select(*[f"`{c}`" for c in columns])
     if cfg.value:
         frame = frame.withColumn(cfg.value, frame[f"`{cfg.value}`"].cast("double"))
-    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
-    return frame.toPandas()
+    with arrow_transfers(spark):
+        return frame.toPandas()
 
 
 def true_alive(cfg: ClvEvaluation, base_dir: Path, customers: pd.Index,

@@ -58,6 +58,13 @@ class ObjectStore(Protocol):
     def child(self, prefix: str) -> "ObjectStore": ...
 
 
+def path_bytes(path: Path) -> int:
+    """Bytes of a file, or of every file under a folder (0 when nothing is there)."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+
+
 def etag_of(data: bytes) -> str:
     """A content tag in S3's format (quoted MD5), so both stores hand out the same kind."""
     return '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
@@ -156,10 +163,7 @@ class LocalStore:
 
     def size(self, prefix: str) -> int:
         """Bytes stored under a prefix (a version's files): sizes the next spec's shuffles."""
-        folder = self.location(prefix)
-        if folder.is_file():
-            return folder.stat().st_size
-        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+        return path_bytes(self.location(prefix))
 
 
 def holder_identity(**extra: Any) -> dict[str, Any]:

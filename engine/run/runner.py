@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import shlex
 import time
-from datetime import datetime, timezone
-from pathlib import Path
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import reduce
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -123,15 +123,19 @@ def _write(frame: DataFrame, pending: PendingWrite, partition_by: list[str]) -> 
 def written_rows(spark: SparkSession, path: Any) -> int:
     """Rows in a written Parquet folder, summed from the file footers (no Spark job).
 
-    Falls back to a Spark count when a footer cannot be read here.
+    Only a local folder is read that way; a URL (``s3://…`` on Glue, ``file://``) or a footer
+    that cannot be read is counted by Spark, so the number is always the truth.
     """
-    try:
-        import pyarrow.parquet as pq
+    local = Path(str(path))
+    if "://" not in str(path) and local.is_dir():
+        try:
+            import pyarrow.parquet as pq
 
-        files = [f for f in Path(path).rglob("*.parquet") if not f.name.startswith((".", "_"))]
-        return sum(pq.read_metadata(f).num_rows for f in files)
-    except Exception:  # noqa: BLE001 - the footers are an optimisation, the count is the truth
-        return spark.read.parquet(str(path)).count()
+            files = [f for f in local.rglob("*.parquet") if not f.name.startswith((".", "_"))]
+            return sum(pq.read_metadata(f).num_rows for f in files)
+        except Exception:  # noqa: BLE001 - the footers are an optimisation, the count is the truth
+            pass
+    return spark.read.parquet(str(path)).count()
 
 
 _WATERMARK_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"

@@ -13,17 +13,12 @@ import math
 from pathlib import Path
 
 from engine.io.lake import Lake
+from engine.io.objectstore import path_bytes
 from engine.spec.loader import LoadedSpec
 from engine.spec.steps import ReadStep
 
 BYTES_PER_PARTITION = 64 * 1024 * 1024
 MAX_PARTITIONS = 400
-
-
-def _folder_bytes(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def input_bytes(loaded: LoadedSpec, lake: Lake, base_dir: Path) -> int:
@@ -37,7 +32,7 @@ def input_bytes(loaded: LoadedSpec, lake: Lake, base_dir: Path) -> int:
         if isinstance(step, ReadStep) and "://" not in step.path:
             pattern = step.path if Path(step.path).is_absolute() else str(base_dir / step.path)
             for match in glob.glob(pattern, recursive=True):
-                total += _folder_bytes(Path(match))
+                total += path_bytes(Path(match))
     for table in loaded.spec.input_tables:
         current = lake.current(table)
         if current is not None:

@@ -35,7 +35,7 @@ _TMP = "__clv_"
 
 
 @contextmanager
-def _arrow(spark: SparkSession) -> Iterator[None]:
+def arrow_transfers(spark: SparkSession) -> Iterator[None]:
     """Arrow transfers between Spark and pandas for the duration (restored afterwards)."""
     key = "spark.sql.execution.arrow.pyspark.enabled"
     old = spark.conf.get(key, None)
@@ -93,7 +93,7 @@ def run_clv_model(step: ClvModelStep, frame: DataFrame, ctx: StepContext) -> Dat
 
     summary = keyed.groupBy(x.alias("x"), t_x.alias("t_x"), T.alias("T"), m.alias("m"),
                             F.col(_TMP + "learn").alias("learn")).agg(F.count(F.lit(1)).alias("n"))
-    with _arrow(ctx.spark):
+    with arrow_transfers(ctx.spark):
         rows = summary.toPandas()
     bad = rows["x"].isna()
     n_invalid = int(rows.loc[bad, "n"].sum())
@@ -199,7 +199,7 @@ def _growth_table(spark: SparkSession, params: bgnbd.BgNbdParams, xs: np.ndarray
         "mean_p_alive": float(weights @ alive / weights.sum()) if weights.sum() else None,
         "expected_orders_total": float(weights[finite] @ expected[finite]),
     }
-    with _arrow(spark):
+    with arrow_transfers(spark):
         frame = spark.createDataFrame(pd.DataFrame(table))
     frame = frame.select(*[F.when(~F.isnan(F.col(c)), F.col(c)).alias(c) if c.endswith(("_g", "_gd")) else c
                            for c in frame.columns])  # NaN (not computable) -> null

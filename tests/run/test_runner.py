@@ -8,7 +8,7 @@ from engine.cli import main
 from engine.errors import TerminalError, TransientError
 from engine.run.record import SpecRecord
 from engine.run.report import Reporter
-from engine.run.runner import _with_retry
+from engine.run.runner import _with_retry, written_rows
 from engine.spec.models import Retry
 
 CONFIG = """\
@@ -148,3 +148,12 @@ def test_shuffle_partitions_follow_input_size():
     assert partitions_for(37 * mib, 2) == 2      # the real order_items.csv: one partition's worth
     assert partitions_for(640 * mib, 2) == 10    # 64 MiB each
     assert partitions_for(10**12, 2) == 400      # capped
+
+
+def test_written_rows_from_footers_locally_and_by_spark_for_urls(spark, tmp_path):
+    # 7 rows over 3 files in two partitions: the footers sum to 7, and a URL to the same folder
+    # (how an S3 version is named on Glue) is counted by Spark, never read as an empty folder
+    frame = spark.createDataFrame([(i, i % 2) for i in range(7)], "n int, p int").repartition(3)
+    frame.write.partitionBy("p").parquet(str(tmp_path / "v1"))
+    assert written_rows(spark, tmp_path / "v1") == 7
+    assert written_rows(spark, f"file://{tmp_path / 'v1'}") == 7
