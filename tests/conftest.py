@@ -112,10 +112,10 @@ def _postgres_available() -> str | None:
     try:
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=5432, dbname="test", user="postgres", connect_timeout=3):
+        with psycopg.connect(host="127.0.0.1", port=5432, dbname="postgres", user="postgres", connect_timeout=3):
             pass
     except Exception as exc:  # noqa: BLE001
-        return f"no PostgreSQL at 127.0.0.1:5432 (database test, user postgres): {str(exc).strip()[:120]}"
+        return f"no PostgreSQL at 127.0.0.1:5432 (user postgres): {str(exc).strip()[:120]}"
     if not JDBC_JAR.is_file():
         return f"no JDBC driver at {JDBC_JAR} (apt-get install libpostgresql-jdbc-java)"
     return None
@@ -123,10 +123,44 @@ def _postgres_available() -> str | None:
 
 @pytest.fixture(scope="session")
 def postgres():
-    """The real local PostgreSQL (database ``test``); a skip outside CI, a failure under CI=true."""
+    """The real local PostgreSQL server, as connection keywords for the maintenance database.
+
+    Never a database to write to: tests take ``pg_database`` (their own throwaway database), so
+    a user's data (for example in ``test``, the postgres profile's default) is never touched and
+    two people testing on one server never collide. A skip outside CI, a failure under CI=true.
+    """
     reason = _postgres_available()
     if reason:
         if IN_CI:
             pytest.fail(f"CI=true needs PostgreSQL and its JDBC driver: {reason}")
         pytest.skip(reason)
-    return {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}
+    return {"host": "127.0.0.1", "port": 5432, "dbname": "postgres", "user": "postgres"}
+
+
+def create_database(postgres: dict, prefix: str = "medallion_t") -> dict:
+    """Create a database with a unique name; returns connection keywords for it."""
+    import uuid
+
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(**postgres, autocommit=True) as con:
+        con.execute(f'create database "{name}"')
+    return {**postgres, "dbname": name}
+
+
+def drop_database(postgres: dict, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(**postgres, autocommit=True) as con:
+        con.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture()
+def pg_database(postgres, monkeypatch):
+    """A database of this test's own (unique name, dropped afterwards), which the ``postgres``
+    profile also points at (``MEDALLION_PG_DATABASE``)."""
+    conninfo = create_database(postgres)
+    monkeypatch.setenv("MEDALLION_PG_DATABASE", conninfo["dbname"])
+    yield conninfo
+    drop_database(postgres, conninfo["dbname"])

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.conftest import create_database, drop_database
 from tests.dashboards.conftest import ROOT
 from tests.dashboards.test_pages import PAGES, assert_clean, charts, metrics, open_page
 
@@ -48,17 +49,13 @@ def pg_lake(postgres, warehouse_lake, tmp_path_factory):
     """A lake folder for the postgres profile (run records) and a fresh database with the marts."""
     import psycopg
 
-    name = f"medallion_dash_{os.getpid()}"
-    admin = {**postgres, "dbname": "postgres"}
-    with psycopg.connect(**admin, autocommit=True) as con:
-        con.execute(f"drop database if exists {name}")
-        con.execute(f"create database {name}")
+    name = create_database(postgres, "medallion_dash")["dbname"]
+    admin = postgres
     _copy_warehouse(warehouse_lake / "warehouse.duckdb", {**postgres, "dbname": name})
     lake = tmp_path_factory.mktemp("pgdash") / "lake"
     shutil.copytree(warehouse_lake / "_runs", lake / "postgres" / "_runs")  # the profile's lake root
     yield lake, name
-    with psycopg.connect(**admin, autocommit=True) as con:
-        con.execute(f"drop database if exists {name} with (force)")
+    drop_database(admin, name)
 
 
 @pytest.fixture()

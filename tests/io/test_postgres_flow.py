@@ -17,15 +17,12 @@ from engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW = ROOT / "tests" / "cases" / "silver" / "bad_batch" / "raw"
-SCHEMAS = ("source", "bronze", "silver", "gold", "quarantine", "medallion")
 
 
 @pytest.fixture()
-def clean_db(postgres):
-    with psycopg.connect(**postgres, autocommit=True) as conn:
-        for schema in SCHEMAS:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    yield postgres
+def clean_db(pg_database):
+    """A throwaway database of this test's own; the postgres profile points at it."""
+    yield pg_database
 
 
 def pg(postgres, sql):
@@ -91,7 +88,7 @@ def test_failed_publish_leaves_the_previous_table(clean_db, tmp_path):
     folder.mkdir()
     pq.write_table(pa.table({"id": [1, 2]}), folder / "part-0.parquet")
     good = TableVersion("silver.t", 1, str(folder), 2, [{"name": "id", "type": "int"}])
-    wh = PostgresWarehouse(Config(kind="postgres", database="test", user="postgres"), None)
+    wh = PostgresWarehouse(Config(kind="postgres", database=clean_db["dbname"], user="postgres"), None)
     assert wh.refresh([good]) == ["silver.t"]
     bad = TableVersion("silver.t", 2, str(folder), 5, [{"name": "id", "type": "int"}])  # row count lies
     with pytest.raises(Exception, match="loaded 2 rows, the lake has 5"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.deploy.target import Target
+from infra.target import Target
 
 KEY_ARN = {"Fn::GetAtt": ["DataKey", "Arn"]}
 

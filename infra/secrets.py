@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from engine.deploy.target import Target
+from infra.target import Target
 
 
 def _exists(sm: Any, name: str) -> bool:

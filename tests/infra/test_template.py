@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.deploy.target import target_for
-from engine.deploy.template import BUCKETS, build_template, write_template
-from engine.deploy.template_iam import KEY_ARN
+from infra.target import target_for
+from infra.template import BUCKETS, build_template, write_template
+from infra.template_iam import KEY_ARN
 from engine.spec.project import load_project
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from engine.deploy.deployer import clients, deploy, key_arn_of
+from infra.deployer import clients, deploy, key_arn_of
 from engine.errors import UsageError
 from engine.run.workspace import Workspace
 

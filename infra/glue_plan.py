@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.deploy.target import Target
-from engine.deploy.workflow import workflow_triggers
+from infra.target import Target
+from infra.workflow import workflow_triggers
 from engine.plan.graph import Graph
 
 GLUE_VERSION = "5.1"  # Spark 3.5, Python 3.11: the runtime the engine is tested against

@@ -4,7 +4,7 @@ Uploaded as the job's ScriptLocation; kept to one call so the script never needs
 for an engine change (the wheel does).
 """
 
-from engine.deploy.glue_entry import main
+from engine.run.glue_entry import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

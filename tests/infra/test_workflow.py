@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.deploy.glue_plan import Environment, desired, diff
-from engine.deploy.target import target_for
-from engine.deploy.workflow import workflow_triggers
+from infra.glue_plan import Environment, desired, diff
+from infra.target import target_for
+from infra.workflow import workflow_triggers
 from engine.errors import SpecError
 from engine.run.workspace import Workspace
 

@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from engine.deploy.glue_plan import wheel_name
-from engine.deploy.target import Target
+from infra.glue_plan import wheel_name
+from infra.target import Target
 from engine.plan.graph import discover
 from engine.spec.project import CONFIG_FILE
 

@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Deploy to AWS: the platform stack (change set), the artefacts and the Glue job, workflow
         and triggers derived from the specs. Idempotent: an unchanged project changes nothing."""
-        from engine.deploy.deployer import deploy
+        from infra.deployer import deploy
         from engine.run.report import Reporter
         from engine.run.workspace import Workspace
 

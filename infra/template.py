@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.deploy.target import Target
-from engine.deploy.template_iam import KEY_ARN, job_role, redshift_role, sub
+from infra.target import Target
+from infra.template_iam import KEY_ARN, job_role, redshift_role, sub
 
 BUCKETS = {"raw": "RawBucket", "lake": "LakeBucket", "artefacts": "ArtefactsBucket", "logs": "LogsBucket"}
 FAILED_STATES = ["FAILED", "TIMEOUT", "STOPPED"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.deploy.glue_entry import main, parse_args, record_id, wait_for_upstream
+from engine.run.glue_entry import main, parse_args, record_id, wait_for_upstream
 from engine.errors import RunError
 from engine.run.record import RunRecord, RunStore, SpecRecord
 

@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from engine.deploy.glue_plan import Change, Resource
-from engine.deploy.target import Target
+from infra.glue_plan import Change, Resource
+from infra.target import Target
 from engine.errors import RunError
 
 _NOT_IMPLEMENTED = ("NotImplemented", "NotImplementedError", "InternalFailure", "500")

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.deploy.artefacts import artefacts, build_digest, python_modules, upload
-from engine.deploy.glue_apply import apply, read_current
-from engine.deploy.glue_plan import Change, Environment, desired, diff
-from engine.deploy.secrets import ensure_connection_secrets
-from engine.deploy.stack import deploy_stack
-from engine.deploy.target import Target, example_values, target_for
-from engine.deploy.template import build_template, write_template
+from infra.artefacts import artefacts, build_digest, python_modules, upload
+from infra.glue_apply import apply, read_current
+from infra.glue_plan import Change, Environment, desired, diff
+from infra.secrets import ensure_connection_secrets
+from infra.stack import deploy_stack
+from infra.target import Target, example_values, target_for
+from infra.template import build_template, write_template
 from engine.errors import RunError, UsageError
 from engine.plan.graph import Graph
 from engine.spec.project import Project
