@@ -37,6 +37,12 @@ ProjectOpt = Annotated[Optional[Path], typer.Option("--project-dir", help="folde
 _DEBUG = False
 
 
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option(
+        "--debug", help="add Python tracebacks to error lines (allowed anywhere on the line)")] = False) -> None:
+    """Medallion: config-driven ETL on PySpark. Exit codes: 0 ok, 1 a run failed, 2 invalid spec or usage."""
+
+
 def _workspace(project_dir: Path | None, profile: str | None, var: list[str] | None) -> Workspace:
     return Workspace.open(project_dir, profile, list(var or []))
 

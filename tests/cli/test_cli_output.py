@@ -62,3 +62,8 @@ def test_runs_json_and_detail_show_conservation(tmp_path, capsys):
     assert "in 10 = out 7 + quarantined 2 + filtered 1" in text
     assert "rule positive_price [row, quarantine]: 2 of 10 rows failed" in text
     assert main(["runs", "--format", "yaml", *args]) == 2
+
+
+def test_debug_is_documented_in_help(capsys):
+    assert main(["--help"]) == 0
+    assert "--debug" in capsys.readouterr().out
