@@ -14,6 +14,7 @@ from typing import Any
 
 from infra.target import Target
 from infra.template_controls import apply_controls
+from infra.template_hosting import hosting_part
 from infra.template_iam import KEY_ARN, job_role, redshift_role, sub
 from infra.template_network import endpoints_part
 from infra.template_rds import rds_part
@@ -172,7 +173,7 @@ def build_template(target: Target) -> dict[str, Any]:
         "Resources": resources,
         "Outputs": outputs,
     }
-    for part in (rotation_part, rds_part, endpoints_part):
+    for part in (rotation_part, rds_part, endpoints_part, hosting_part):
         more, more_outputs = part(target)
         resources.update(more)
         outputs.update(more_outputs)

@@ -117,6 +117,18 @@ def _redshift(resources: dict[str, Any], target: Target) -> None:
                                            key=lambda p: p["ParameterKey"])
 
 
+def _key_for_log_groups(key: dict[str, Any], target: Target) -> None:
+    """Let CloudWatch Logs encrypt the stack's own log groups (rotation function, dashboards, image build)."""
+    groups = [f"arn:aws:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{name}"
+              for name in (f"/aws/lambda/{target.prefix}-*", f"/ecs/{target.prefix}-*", f"/aws/codebuild/{target.prefix}-*")]
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    statements[:] = [s for s in statements if s.get("Sid") != "StackLogGroups"]
+    statements.append({
+        "Sid": "StackLogGroups", "Effect": "Allow", "Principal": {"Service": sub("logs.${AWS::Region}.amazonaws.com")},
+        "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+        "Resource": "*", "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": [sub(g) for g in groups]}}})
+
+
 def apply_controls(template: dict[str, Any], target: Target) -> None:
     """Add access logging, the endpoint policy, Redshift TLS/own-user and retention to ``template``."""
     resources = template["Resources"]
@@ -132,6 +144,7 @@ def apply_controls(template: dict[str, Any], target: Target) -> None:
     for logical in RETAINED:
         if logical in resources:
             resources[logical]["DeletionPolicy"] = resources[logical]["UpdateReplacePolicy"] = "Retain"
+    _key_for_log_groups(resources["DataKey"], target)
     exempt_from_rotation(resources)
     check_rotation(template)
     template["Outputs"][ACCESS_LOGS] = {"Description": "S3 server access logs of every project bucket",

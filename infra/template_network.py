@@ -41,7 +41,7 @@ def endpoint_logical(suffix: str) -> str:
 
 def _group(target: Target) -> dict[str, Any]:
     return {"Type": "AWS::EC2::SecurityGroup", "Properties": {
-        "GroupDescription": f"{target.prefix}: HTTPS to the interface endpoints from the stack's own tasks",
+        "GroupDescription": f"{target.prefix}: HTTPS to the interface endpoints from the stack tasks",
         "VpcId": target.config.vpc_id,
         "SecurityGroupEgress": [{"IpProtocol": "-1", "CidrIp": "127.0.0.1/32",
                                  "Description": "no outbound traffic (endpoints only answer)"}]}}

@@ -157,7 +157,9 @@ class DeployOidc(_Strict):
 class DeployHosting(_Strict):
     """Where the dashboards are served on AWS (infra/template_hosting.py); values come from ${env:...}."""
 
+    enabled: bool = True
     certificate_arn: str = Field(description="ACM certificate of the HTTPS listener (MEDALLION_CERTIFICATE_ARN)")
+    domain_name: str = Field(description="host name users open, covered by the certificate")
     alb_subnet_ids: IdList = Field(min_length=1, description="subnets of the load balancer (two zones)")
     internet_facing: bool = True
     allowed_cidrs: IdList = Field(default_factory=lambda: ["0.0.0.0/0"],
