@@ -44,11 +44,6 @@ def _monitoring_role(target: Target) -> dict[str, Any]:
              "Resource": [sub(groups + ":log-stream:*")]}]}}]}}
 
 
-def parameter_group(target: Target) -> str:
-    """Name of the source database's parameter group."""
-    return f"{target.prefix}-source-tls"
-
-
 def rds_resources(target: Target) -> dict[str, Any]:
     """Subnet group, parameter group, monitoring role and the instance."""
     cfg = target.config
@@ -67,7 +62,7 @@ def rds_resources(target: Target) -> dict[str, Any]:
             "PubliclyAccessible": False, "MultiAZ": True,
             "DBSubnetGroupName": {"Ref": "SourceDbSubnetGroup"},
             "VPCSecurityGroups": list(cfg.security_group_ids),
-            "DBParameterGroupName": {"Fn::GetAtt": ["SourceDbParameterGroup", "DBParameterGroupName"]},
+            "DBParameterGroupName": {"Ref": "SourceDbParameterGroup"},
             "DeletionProtection": True, "BackupRetentionPeriod": BACKUP_DAYS, "CopyTagsToSnapshot": True,
             "AutoMinorVersionUpgrade": True, "EnableIAMDatabaseAuthentication": True,
             "EnableCloudwatchLogsExports": ["postgresql", "upgrade"],
@@ -81,7 +76,6 @@ def rds_resources(target: Target) -> dict[str, Any]:
             "DBSubnetGroupDescription": f"{target.prefix}: the database subnets",
             "SubnetIds": list(cfg.subnet_ids)}},
         "SourceDbParameterGroup": {"Type": "AWS::RDS::DBParameterGroup", "Properties": {
-            "DBParameterGroupName": parameter_group(target),
             "Description": f"{target.prefix}: TLS only, connections logged", "Family": FAMILY,
             "Parameters": {"rds.force_ssl": "1", "log_connections": "1", "log_disconnections": "1"}}},
         "SourceDbMonitoringRole": _monitoring_role(target),
