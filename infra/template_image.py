@@ -36,13 +36,15 @@ phases:
 
 
 def image_tag(target: Target) -> str:
-    """The image tag: digest of the Dockerfile and of what the image installs (content-addressed)."""
+    """The image tag: digest of the Dockerfile and of what the image installs (content-addressed:
+    the wheels' bytes, the pinned dependency list, the project's config and specs)."""
     from infra.artefacts import build_wheel, project_archive
-    from infra.wheels import dashboards_wheel
+    from infra.wheels import dashboards_wheel, image_requirements
 
     root = target.project.root
     digest = hashlib.sha256()
-    for part in (DOCKERFILE.read_bytes(), build_wheel(root), dashboards_wheel(root), project_archive(target)):
+    pins = "\n".join(image_requirements()).encode()
+    for part in (DOCKERFILE.read_bytes(), build_wheel(root), dashboards_wheel(root), project_archive(target), pins):
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()[:16]
 

