@@ -38,7 +38,7 @@ POLL_SECONDS = 30
 RUNNING_STATES = ("STARTING", "RUNNING", "STOPPING", "WAITING")
 JOB_RUN_FAILED = "Medallion.JobRunFailed"  # retried per the spec's policy
 SPEC_FAILED = "Medallion.SpecFailed"  # terminal: never retried
-CARRY = {"run_id.$": "$.run_id", "all.$": "$.all", "only.$": "$.only"}
+CARRY = {"run_id.$": "$.run_id", "all.$": "$.all", "only.$": "$.only", "build.$": "$.build"}
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,11 @@ def plan_blocks(graph: Graph, names: list[str] | None = None, done: frozenset[st
     return tuple(steps)
 
 
+def _build_key(argument: str) -> str:
+    """``--project-archive`` -> ``project_archive``: where a build argument sits in the state data."""
+    return argument.strip("-").replace("-", "_")
+
+
 def selection_key(spec: str) -> str:
     """The key of ``spec`` in the execution input's ``only`` object (JSONPath-safe)."""
     return spec.replace(".", "__")
@@ -115,7 +120,8 @@ def _retry(policy: Retry) -> dict[str, Any]:
 def _attempt(spec: str, s: MachineSettings) -> dict[str, Any]:
     """One Glue job run of ``spec``, polled to its end; fails with a retried or a terminal error."""
     outcome_key = f"States.Format('{s.runs_prefix}/_outcomes/{{}}/{spec}/{{}}.json', $.run_id, $.job.id)"
-    args = {**s.job_arguments, "--spec": spec, "--run-id.$": "$.run_id"}
+    args = {**{f"{k}.$": f"$.build.{_build_key(k)}" for k in sorted(s.job_arguments)},
+            "--spec": spec, "--run-id.$": "$.run_id"}
     return {"StartAt": f"{spec} · start", "States": {
         f"{spec} · start": {
             "Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun",
@@ -207,18 +213,20 @@ def _sequence(steps: tuple[Step, ...], s: MachineSettings, graph: Graph, top: bo
     return states
 
 
-def _record(s: MachineSettings, status: str) -> dict[str, Any]:
-    body = {"run_id.$": "$.run_id", "status": status, "execution.$": "$$.Execution.Id",
-            "started_at.$": "$$.Execution.StartTime", "finished_at.$": "$$.State.EnteredTime",
-            "profile": s.profile}
+def _record(s: MachineSettings, name: str, status: str, after: str) -> dict[str, Any]:
+    """Two states: build the pipeline record, then write it to the S3 run store (as JSON text)."""
+    body = {"run_id.$": "$.run_id", "status": status, "execution.$": "$$.Execution.Id", "profile": s.profile}
     if status == "failed":
         body.update({"failed.$": "$.failed", "errors.$": "$.errors"})
-    return {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
-            "Parameters": {"Bucket": s.runs_bucket,
+    return {
+        name: {"Type": "Pass", "Parameters": {**CARRY, "record": body}, "Next": f"{name} · record"},
+        f"{name} · record": {
+            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+            "Parameters": {"Bucket": s.runs_bucket, "ContentType": "application/json",
                            "Key.$": f"States.Format('{s.runs_prefix}/_pipelines/{{}}/{{}}.json', $.run_id, "
-                                    "$$.Execution.Name)",
-                           "Body": body},
-            "ResultPath": None}
+                                    "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), 7))",
+                           "Body.$": "States.JsonToString($.record)"},
+            "ResultPath": None, "Next": after}}
 
 
 def reload_command(profile: str) -> str:
@@ -241,19 +249,24 @@ def definition(graph: Graph, s: MachineSettings) -> dict[str, Any]:
     states: dict[str, Any] = {
         "begin": {"Type": "Choice", "Choices": [{"Variable": "$.run_id", "IsPresent": True, "Next": "reload"}],
                   "Default": "new run"},
-        "new run": {"Type": "Pass", "Parameters": {"run_id.$": "$$.Execution.Name", "all": True, "only": {}},
-                    "Next": _head(steps[0])},
+        # a scheduled run's id is its execution's name (the last part of the execution ARN)
+        "new run": {"Type": "Pass", "Parameters": {
+            "run_id.$": "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), 7)", "all": True, "only": {}},
+                    "Next": "build"},
         "reload": {"Type": "Pass", "Parameters": {"run_id.$": "$.run_id", "all": False, "only.$": "$.only"},
-                   "Next": _head(steps[0])},
+                   "Next": "build"},
+        # the one place that names the build (artefact keys): a new build changes this state only
+        "build": {"Type": "Pass", "Result": {_build_key(k): v for k, v in sorted(s.job_arguments.items())},
+                  "ResultPath": "$.build", "Next": _head(steps[0])},
         **_sequence(steps, s, graph, top=True),
-        "pipeline ok": {**_record(s, "ok"), "Next": "done"},
+        **_record(s, "pipeline ok", "ok", "done"),
         "done": {"Type": "Succeed"},
         "pipeline failed": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
                             "Parameters": {"TopicArn": s.topic_arn,
                                            "Subject.$": "States.Format('medallion: pipeline run {} failed', $.run_id)",
                                            "Message.$": message},
                             "ResultPath": None, "Next": "pipeline record"},
-        "pipeline record": {**_record(s, "failed"), "Next": "failed"},
+        **_record(s, "pipeline record", "failed", "failed"),
         "failed": {"Type": "Fail", "Error": "Medallion.PipelineFailed",
                    "Cause": "a spec failed; the alert names it and the reload command"},
     }

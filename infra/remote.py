@@ -45,15 +45,19 @@ class PipelineRun:
 
     @property
     def status(self) -> str:
-        """The latest execution's verdict (a reload that succeeded makes the run ok)."""
-        done = sorted((e for e in self.executions if e.get("finished_at")), key=lambda e: e["finished_at"])
+        """The latest execution's verdict (a reload that succeeded makes the run ok); running before one."""
+        def order(record: dict[str, Any]) -> int:  # <run id>, then <run id>-reload-1, -2, ...
+            name = str(record.get("execution", "")).rsplit(":", 1)[-1]
+            tail = name.rsplit("-reload-", 1)
+            return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else 0
+
+        done = sorted(self.executions, key=order)
         return done[-1]["status"] if done else "running"
 
     @property
     def started_at(self) -> str:
-        """When the first execution of this run started."""
-        times = [e.get("started_at", "") for e in self.executions] + [r.started_at for r in self.specs.values()]
-        return min((t for t in times if t), default="-")
+        """When the first spec of this run started (from the spec records)."""
+        return min((r.started_at for r in self.specs.values()), default="-")
 
 
 def read_runs(ws: Any, graph: Graph) -> dict[str, PipelineRun]:
@@ -142,7 +146,7 @@ class StepFunctionsExecutor:
             if not names:
                 raise UsageError(f"run {run.run_id}: every spec succeeded; nothing to reload")
             run_id = run.run_id
-            execution = f"{run_id}-reload-{len(run.executions)}"[:80]
+            execution = f"{run_id}-reload-{len(run.executions)}"[:80]  # names are unique per machine
             payload = {"run_id": run_id, "all": False, "only": {selection_key(n): True for n in names}}
             what = f"reload of run {run_id}: {len(names)} spec(s) ({', '.join(names)}); nothing that succeeded runs again"
         sfn, arn = self._machine(target)

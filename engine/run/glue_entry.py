@@ -51,6 +51,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--outcomes", help="s3:// prefix the verdict of this job run is written under")
     parser.add_argument("--wait-minutes", type=float, default=120.0)
     parser.add_argument("--poll-seconds", type=float, default=30.0)
+    parser.add_argument("--inject-fault", action="append", default=[],
+                        help=argparse.SUPPRESS)  # rehearsals only: SPEC=KIND[:COUNT] (engine/run/faults.py)
     parser.add_argument("--JOB_RUN_ID")
     parser.add_argument("--JOB_NAME")
     args, _unknown = parser.parse_known_args(argv)
@@ -138,6 +140,7 @@ def _glue_spark(args: argparse.Namespace, spark_config: Any) -> Any:
 def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic) -> int:
     """Run the one spec ``args.spec``; returns 0 when it committed (or already had), else 1."""
+    from engine.run.faults import FaultPlan
     from engine.run.preflight import preflight
     from engine.run.report import Reporter
     from engine.run.runner import RunContext, run_specs
@@ -164,7 +167,8 @@ def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep
                      project_name=ws.project.name, profile=ws.project.profile_name, base_dir=ws.project.root,
                      var_args=ws.var_args, default_retry=ws.project.default_retry,
                      shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets,
-                     warehouse=ws.warehouse, source=ws.project.profile.source)
+                     warehouse=ws.warehouse, source=ws.project.profile.source,
+                     faults=FaultPlan.parse(list(args.inject_fault)))
     deadline = clock() + args.wait_minutes * 60
     job_run = args.JOB_RUN_ID or rid
     try:
