@@ -133,6 +133,8 @@ def _alerts(aws, topic_arn: str):
 
     def read() -> list[str]:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        for message in got:  # read once: a message left in the queue would come back
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return [m["Body"] for m in got]
 
     return read
