@@ -130,6 +130,7 @@ class StepFunctionsExecutor:
         target = target_for(ws.project)
         graph = ws.graph
         check_for_aws(ws.project, graph)
+        sfn, arn = self._machine(target)
         if resume is None:
             names = select_specs(graph, select) if select else list(graph.order)
             run_id = new_run_id()
@@ -140,26 +141,33 @@ class StepFunctionsExecutor:
         else:
             if select:
                 raise UsageError("--resume and --select do not go together: a reload finishes its run")
-            runs = read_runs(ws, graph)
-            run = self._pick(runs, resume)
+            if resume not in ("", "latest"):
+                self._refuse_running(sfn, arn, resume)
+            run = self._pick(read_runs(ws, graph), resume)
+            self._refuse_running(sfn, arn, run.run_id)
             names = to_reload(graph, run)
             if not names:
                 raise UsageError(f"run {run.run_id}: every spec succeeded; nothing to reload")
             run_id = run.run_id
-            execution = f"{run_id}-reload-{len(run.executions)}"[:80]  # names are unique per machine
+            earlier = [e for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+                       for e in page["executions"] if e["name"].startswith(f"{run_id}-reload-")]
+            execution = f"{run_id}-reload-{len(earlier) + 1}"[:80]  # names are unique per machine
             payload = {"run_id": run_id, "all": False, "only": {selection_key(n): True for n in names}}
             what = f"reload of run {run_id}: {len(names)} spec(s) ({', '.join(names)}); nothing that succeeded runs again"
-        sfn, arn = self._machine(target)
-        busy = [e["name"] for page in sfn.get_paginator("list_executions").paginate(
-            stateMachineArn=arn, statusFilter="RUNNING") for e in page["executions"]
-            if e["name"] == run_id or e["name"].startswith(f"{run_id}-reload-")]
-        if busy:
-            raise UsageError(f"run {run_id} is still running on AWS (execution {busy[0]}); wait for it to end")
         started = sfn.start_execution(stateMachineArn=arn, name=execution, input=json.dumps(payload))
         say(f"started on AWS: {what}")
         say(f"execution {started['executionArn']}")
         say(f"follow it: medallion runs {run_id} --profile {target.project.profile_name}")
         return 0
+
+    @staticmethod
+    def _refuse_running(sfn: Any, arn: str, run_id: str) -> None:
+        """A run still executing (its first execution or a reload) is not reloaded on top of itself."""
+        busy = [e["name"] for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=arn, statusFilter="RUNNING") for e in page["executions"]
+            if e["name"] == run_id or e["name"].startswith(f"{run_id}-reload-")]
+        if busy:
+            raise UsageError(f"run {run_id} is still running on AWS (execution {busy[0]}); wait for it to end")
 
     @staticmethod
     def _pick(runs: dict[str, PipelineRun], run_id: str | None) -> PipelineRun:

@@ -60,7 +60,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def record_id(run_id: str, spec: str) -> str:
-    """Where one spec's outcome in a (workflow) run is recorded."""
+    """Where one spec's outcome in a pipeline run is recorded."""
     return f"{run_id}.{spec}"
 
 

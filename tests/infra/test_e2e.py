@@ -43,7 +43,11 @@ def moto_server():
             time.sleep(0.2)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # a loaded machine: stop it for sure
+        proc.kill()
+        proc.wait(timeout=30)
 
 
 @pytest.mark.slow

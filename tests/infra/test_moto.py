@@ -224,3 +224,21 @@ def test_dry_run_calls_no_aws(deploy_project, monkeypatch):
                          "bronze.events → silver.events → gold.daily")
     assert lines[-1] == "schedule dt-pipeline: cron(0 7 * * ? *)"
     assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
+
+
+def test_run_on_aws_starts_an_execution_from_the_operators_machine(deploy_project, aws, capsys):
+    from engine.cli import main
+
+    root = deploy_project()
+    _deploy(root, aws)
+    assert main(["run", "--profile", "aws", "--select", "silver.events+", "--project-dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "started on AWS: pipeline run " in out and ": 2 spec(s)" in out
+    arn = aws["stepfunctions"].list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    [execution] = aws["stepfunctions"].list_executions(stateMachineArn=arn)["executions"]
+    started = json.loads(aws["stepfunctions"].describe_execution(executionArn=execution["executionArn"])["input"])
+    assert started == {"run_id": execution["name"], "all": False,
+                       "only": {"silver__events": True, "gold__daily": True}}
+    # a reload of a run that is still executing is refused
+    assert main(["run", "--resume", execution["name"], "--profile", "aws", "--project-dir", str(root)]) == 2
+    assert "is still running on AWS" in capsys.readouterr().err
