@@ -179,7 +179,7 @@ class DeployConfig(_Strict):
     region: str = "us-east-1"
     stack_name: str = "medallion-platform"
     name: str = Field("medallion", pattern=r"^[a-z][a-z0-9-]{1,30}$",
-                      description="prefix of the Glue job, workflow, triggers, roles and secrets")
+                      description="prefix of the Glue job, state machine, schedule, roles and secrets")
     vpc_id: str
     route_table_ids: IdList = Field(min_length=1, description="route tables of the database subnets")
     subnet_ids: IdList = Field(min_length=1, description="database subnets (Glue connections, Redshift)")
@@ -189,8 +189,11 @@ class DeployConfig(_Strict):
     alarm_email: str | None = None
     worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
     workers: int = Field(2, ge=2, le=100)
-    timeout_minutes: int = Field(120, ge=1, le=2880)
-    max_retries: int = Field(1, ge=0, le=10)
+    timeout_minutes: int = Field(120, ge=1, le=2880, description="one Glue job run (one spec attempt)")
+    max_concurrent_specs: int = Field(
+        1, ge=1, le=50, description="Glue job runs at once (the job's MaxConcurrentRuns); a start over it "
+        "waits in the state machine, unbilled. Above 1 only once specs stop sharing the lake-wide lock")
+    poll_seconds: int = Field(30, ge=1, le=300, description="how often the state machine polls a job run")
     redshift_base_capacity: int = Field(8, ge=8, le=512)
     job_vars: dict[str, str] = Field(default_factory=dict, description="--var NAME=VALUE of every Glue run")
     hosting: DeployHosting | None = Field(None, description="serve the dashboards on AWS (ECS behind an ALB)")
@@ -207,6 +210,8 @@ class Profile(_Strict):
     keep_versions: int = Field(5, ge=1, description="committed versions kept per table")
     spec_dirs: list[str] | None = Field(None, description="spec folders for this profile (default: the project's)")
     deploy: DeployConfig | None = Field(None, description="AWS deployment settings (medallion deploy)")
+    executor: str | None = Field(None, description="run specs through this remote executor plugin (e.g. "
+                                 "step_functions: run/resume/runs act on AWS); none = local Spark")
 
 
 class ProjectFile(_Strict):
