@@ -323,7 +323,7 @@ class RedshiftWarehouse:
         for f in files:
             groups.setdefault(tuple(f.partition.get(c) for c in table.partition_by), []).append(f)
         sources = []
-        for i, (values, members) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
+        for i, (values, members) in enumerate(groups.items()):  # in path order
             key = f"{prefix}{'all' if not table.partition_by else f'partition-{i:05d}'}.manifest"
             existing.pop(key, None)
             self.s3.put_object(Bucket=bucket, Key=key, Body=manifest_body(members), **self._extra())

@@ -128,9 +128,9 @@ def read_file(file: DataFile, table: TableVersion, s3: Any = None) -> Any:
         s3 = client("s3", s3)
         bucket, key = split_s3(file.uri)
         body = call(lambda: s3.get_object(Bucket=bucket, Key=key)["Body"].read(), f"reading {file.uri}")
-        data = pq.read_table(io.BytesIO(body))
+        data = pq.read_table(io.BytesIO(body), coerce_int96_timestamp_unit="us")
     else:
-        data = pq.read_table(file.uri)
+        data = pq.read_table(file.uri, coerce_int96_timestamp_unit="us")
     arrays = []
     for col in table.columns:
         name = col["name"]

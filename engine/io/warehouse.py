@@ -33,7 +33,7 @@ from typing import Any, Protocol, Sequence
 
 import duckdb
 
-from engine.errors import QueryFailed, UsageError
+from engine.errors import QueryFailed, TerminalError, UsageError
 from engine.io.lake import TableVersion
 from engine.io.versionfiles import data_files, is_s3
 from engine.spec.secrets import SecretProvider
@@ -142,6 +142,11 @@ class DuckDbWarehouse:
                 con.begin()
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(layer)}")
                 con.execute(f"CREATE OR REPLACE VIEW {_quote(layer)}.{_quote(name)} AS SELECT * FROM {source}")
+                (count,) = con.execute(f"SELECT count(*) FROM {_quote(layer)}.{_quote(name)}").fetchone()
+                if count != table.rows:
+                    con.rollback()
+                    raise TerminalError(f"DuckDB: publishing {table.table} v{table.version}: the view has {count} "
+                                        f"rows, the lake version has {table.rows}; previous view kept")
                 con.execute(f"INSERT OR REPLACE INTO {self.META} VALUES (?, ?, ?, now())",
                             [table.table, table.version, table.rows])
                 con.commit()

@@ -92,6 +92,14 @@ class PostgresSource(_PostgresConnection):
     tables: dict[str, str] = Field(default_factory=dict, description="table -> raw CSV file loaded into it")
 
 
+class GlueCatalogConfig(_Strict):
+    """Register every committed lake version in the Glue Data Catalog (one database per layer)."""
+
+    kind: Literal["glue"]
+    database_prefix: str = Field("medallion_", pattern=r"^[a-z][a-z0-9_]*$",
+                                 description="Glue databases are <prefix><layer>, e.g. medallion_gold")
+
+
 class SecretsConfig(_Strict):
     """Where ``${secret:name}`` values come from.
 
@@ -172,6 +180,7 @@ class Profile(_Strict):
     lake: Annotated[Union[LocalLake, S3Lake], Field(discriminator="kind")]
     warehouse: Annotated[Union[DuckDbWarehouse, PostgresWarehouse, RedshiftWarehouse], Field(discriminator="kind")]
     source: PostgresSource | None = None
+    catalog: GlueCatalogConfig | None = Field(None, description="lake tables registered for Athena/Spectrum")
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
     keep_versions: int = Field(5, ge=1, description="committed versions kept per table")
