@@ -20,7 +20,7 @@ import re
 from typing import Any, Sequence
 
 from engine.errors import UsageError
-from engine.io.aws import MISSING_CODES, call, client, error_code
+from engine.io.aws import CONDITION_CODES, MISSING_CODES, call, client, error_code
 from engine.io.lake import TableVersion
 from engine.io.versionfiles import data_files, is_s3
 
@@ -64,7 +64,7 @@ class GlueCatalog:
         try:
             found = call(lambda: self.glue.get_table(DatabaseName=layer_db, Name=name), f"reading Glue table {table}")
         except Exception as exc:
-            if error_code(exc) in MISSING_CODES | {"EntityNotFoundException"}:
+            if error_code(exc) in MISSING_CODES:
                 return None
             raise
         value = found["Table"].get("Parameters", {}).get(VERSION_PARAM)
@@ -91,7 +91,7 @@ class GlueCatalog:
                 "Name": name, "Description": "medallion lake layer (one table per committed lake table)"}),
                 f"creating Glue database {name}")
         except Exception as exc:
-            if error_code(exc) != "AlreadyExistsException":
+            if error_code(exc) not in CONDITION_CODES:
                 raise
 
     def _table_input(self, table: TableVersion) -> dict[str, Any]:
@@ -113,7 +113,7 @@ class GlueCatalog:
             call(lambda: self.glue.update_table(DatabaseName=database, TableInput=body),
                  f"re-pointing Glue table {table.table}")
         except Exception as exc:
-            if error_code(exc) not in MISSING_CODES | {"EntityNotFoundException"}:
+            if error_code(exc) not in MISSING_CODES:
                 raise
             call(lambda: self.glue.create_table(DatabaseName=database, TableInput=body),
                  f"creating Glue table {table.table}")

@@ -117,6 +117,26 @@ def s3():
         yield client
 
 
+@pytest.fixture(scope="module")
+def contract_db(postgres):
+    """One throwaway database for this module (creating one per test costs seconds each)."""
+    from tests.conftest import create_database, drop_database
+
+    conninfo = create_database(postgres, "medallion_contract")
+    yield conninfo
+    drop_database(postgres, conninfo["dbname"])
+
+
+@pytest.fixture()
+def clean_db(contract_db):
+    """The module's database with no tables left by the previous test."""
+    import psycopg
+
+    with psycopg.connect(**contract_db, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS silver, gold, quarantine, medallion CASCADE")
+    return contract_db
+
+
 PAIRS = [(lake, wh) for lake in ("local", "s3") for wh in ("duckdb", "postgres", "redshift")
          if (lake, wh) != ("s3", "duckdb")]
 
@@ -131,7 +151,7 @@ def pair(request, tmp_path, s3):
         warehouse = open_warehouse(DuckDbConfig(kind="duckdb", path="w.duckdb"),
                                    WarehouseSetup(root=tmp_path, secrets=None))
     else:
-        conninfo = request.getfixturevalue("pg_database")
+        conninfo = request.getfixturevalue("clean_db")
         if kind == "postgres":
             warehouse = PostgresWarehouse(PostgresConfig(kind="postgres", database=conninfo["dbname"],
                                                          user="postgres"), None, s3=counting)
