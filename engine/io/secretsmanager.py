@@ -1,6 +1,9 @@
 """Secrets from AWS Secrets Manager: the deployed profile's provider.
 
 ``${secret:name}`` resolves to the secret ``<prefix><name>`` (e.g. ``medallion/redshift_password``).
+``${secret:name.field}`` is one field of a JSON secret when no secret has the whole name, e.g.
+``${secret:rds_source.password}`` reads ``password`` of ``medallion/rds_source`` (the shape RDS
+and Secrets Manager rotation use: ``{"username": ..., "password": ...}``).
 A value is fetched only when a connection first needs it, kept in memory for the rest of the
 process (one request per secret per run, not per table) and handed out as a masked
 :class:`SecretValue`. Throttling is retried with backoff; a missing secret is a one-line error
@@ -30,6 +33,29 @@ class SecretsManagerProvider:
 
     def get(self, name: str) -> SecretValue:
         """The secret's value (masked when printed); SpecError naming the secret id when missing."""
+        if name in self._values:
+            return self._values[name]
+        base, _, field = name.rpartition(".")
+        if base:
+            try:
+                return self._fetch(name)
+            except SpecError:
+                return self._field(base, field, name)
+        return self._fetch(name)
+
+    def _field(self, base: str, field: str, name: str) -> SecretValue:
+        import json
+
+        whole = self._fetch(base)
+        try:
+            value = json.loads(whole)[field]
+        except (ValueError, KeyError, TypeError):
+            raise SpecError(f"secret '{name}' is not available: neither a secret '{self.prefix}{name}' nor a "
+                            f"field '{field}' in the JSON secret '{self.prefix}{base}'") from None
+        self._values[name] = SecretValue(str(value))
+        return self._values[name]
+
+    def _fetch(self, name: str) -> SecretValue:
         if name in self._values:
             return self._values[name]
         secret_id = self.prefix + name

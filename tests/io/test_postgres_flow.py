@@ -30,7 +30,7 @@ def pg(postgres, sql):
         return conn.execute(sql).fetchall()
 
 
-def test_source_load_is_idempotent(clean_db, capsys):
+def test_source_load_is_idempotent(clean_db, spark, capsys):
     args = ["source", "load", "--profile", "postgres", "--project-dir", str(ROOT), "--var", f"raw_dir={RAW}"]
     assert main(args) == 0
     out = capsys.readouterr().out
