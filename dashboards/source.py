@@ -54,7 +54,7 @@ def open_source(workspace: Any) -> Source:
     from engine.errors import MedallionError
 
     try:
-        warehouse = workspace.warehouse
+        warehouse = workspace.warehouse.reader()  # the read-only login when the profile has one
     except MedallionError as exc:
         raise WarehouseUnavailable(str(exc)) from None
     return Source(warehouse.dialect, warehouse.describe(), warehouse)

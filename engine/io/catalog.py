@@ -174,3 +174,6 @@ class CatalogedWarehouse:
 
     def open(self) -> Any:
         return self.warehouse.open()
+
+    def reader(self) -> Any:
+        return self.warehouse.reader()

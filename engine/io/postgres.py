@@ -94,7 +94,30 @@ class PostgresWarehouse:
                     data_files(table, self.s3)  # a version whose files are gone fails here, by name
                     self.publish(conn, table)
                     done.append(table.table)
+            if self.config.reader is not None:
+                self.grant_reader(conn, bool(done))
         return done
+
+    def grant_reader(self, conn: Any, published: bool) -> None:
+        """Create the dashboards' read-only login when missing; re-grant after a publish."""
+        from engine.io.readonly import exists_sql, reader_password, reader_sql
+
+        user = self.config.reader.user
+        exists = bool(conn.execute(exists_sql("postgres"), (user,)).fetchall())
+        if exists and not published:
+            return
+        password = reader_password(self.config.reader.password, self.secrets)
+        with conn.transaction():
+            for sql in reader_sql(user, password, exists, "postgres"):
+                conn.execute(sql)
+
+    def reader(self) -> "PostgresWarehouse":
+        """The same warehouse as the dashboards' read-only login (the ETL login without one)."""
+        if self.config.reader is None:
+            return self
+        from engine.io.readonly import as_reader
+
+        return PostgresWarehouse(as_reader(self.config), self.secrets, self.connect, self.s3)
 
     def publish(self, conn: Any, table: TableVersion) -> None:
         """Replace ``table`` in one transaction (staging + COPY + count check + swap)."""

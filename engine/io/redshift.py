@@ -257,9 +257,42 @@ class RedshiftWarehouse:
                     sources = self.stage(table) if table.rows else []
                     self.publish(conn, table, sources, (hints or {}).get(table.table))
                     done.append(table.table)
+            if self.config.reader is not None:
+                self.grant_reader(conn, bool(done))
         finally:
             _close(conn)
         return done
+
+    def grant_reader(self, conn: Any, published: bool) -> None:
+        """Create the dashboards' read-only user when missing; re-grant after a publish."""
+        from engine.io.readonly import exists_sql, reader_password, reader_sql
+
+        user, cursor = self.config.reader.user, conn.cursor()
+        try:
+            cursor.execute(exists_sql("redshift"), (user,))
+            exists = bool(cursor.fetchall())
+            if exists and not published:
+                conn.rollback()
+                return
+            password = reader_password(self.config.reader.password, self.secrets)
+            for sql in reader_sql(user, password, exists, "redshift"):
+                cursor.execute(sql)
+            conn.commit()
+        except MedallionError:
+            _rollback(conn)
+            raise
+        except Exception as exc:  # noqa: BLE001
+            _rollback(conn)
+            raise classify(exc, f"granting the dashboards' user {user}") from None
+
+    def reader(self) -> "RedshiftWarehouse":
+        """The same warehouse as the dashboards' read-only user (the ETL user without one)."""
+        if self.config.reader is None:
+            return self
+        from engine.io.readonly import as_reader
+
+        return RedshiftWarehouse(as_reader(self.config), self.secrets, self._connect_factory, self._s3_factory,
+                                 self.kms_key)
 
     def publish(self, conn: Any, table: TableVersion, sources: str | list[CopySource],
                 hints: WarehouseHints | None = None) -> None:

@@ -13,6 +13,7 @@ The contract (tests/io/test_warehouse_contract.py runs it over every lake x ware
   it is idempotent (a version already published costs nothing) and returns the tables it
   changed. A failure leaves readers on the previous version of that table.
 - ``published()`` is the version each table shows now.
+- ``reader()`` is the same warehouse as the dashboards' read-only login (engine/io/readonly.py).
 - ``query(sql, params)`` runs one statement; ``params`` (a sequence) binds the placeholders of
   the adapter's ``dialect`` (``?`` for DuckDB, ``%s`` for PostgreSQL and Redshift); ``None``
   means the text has no placeholders at all. One failing statement raises
@@ -53,6 +54,8 @@ class Warehouse(Protocol):
     def published(self) -> dict[str, int]: ...
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> Rows: ...
+
+    def reader(self) -> "Warehouse": ...
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,10 @@ class DuckDbWarehouse:
                 con.commit()
                 done.append(table.table)
         return done
+
+    def reader(self) -> "DuckDbWarehouse":
+        """The dashboards' connection: the same file (every DuckDB query is opened read-only)."""
+        return self
 
     def published(self) -> dict[str, int]:
         """The version each view shows (empty before the first refresh)."""

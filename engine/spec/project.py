@@ -53,6 +53,14 @@ class DuckDbWarehouse(_Strict):
     path: str
 
 
+class WarehouseReader(_Strict):
+    """The dashboards' own login: SELECT on gold and the health table only (created by publish)."""
+
+    user: str = Field("medallion_dashboard", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    password: str = Field("${secret:dashboard_password}", description="a ${secret:name} reference; on AWS "
+                          "the publish step generates it into Secrets Manager when missing")
+
+
 class RedshiftWarehouse(_Strict):
     """Redshift, loaded by COPY from Parquet staged on S3 (credentials via a secret reference)."""
 
@@ -67,6 +75,7 @@ class RedshiftWarehouse(_Strict):
     staging_prefix: str = "redshift-staging"
     region: str = "us-east-1"
     sslmode: Literal["verify-full", "verify-ca", "require"] = "verify-full"
+    reader: WarehouseReader | None = Field(None, description="read-only login for the dashboards")
 
 
 class _PostgresConnection(_Strict):
@@ -83,6 +92,8 @@ class _PostgresConnection(_Strict):
 
 class PostgresWarehouse(_PostgresConnection):
     """PostgreSQL as a warehouse (and as the Redshift-compatible test server)."""
+
+    reader: WarehouseReader | None = Field(None, description="read-only login for the dashboards")
 
 
 class PostgresSource(_PostgresConnection):
