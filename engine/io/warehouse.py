@@ -103,7 +103,7 @@ class DuckDbWarehouse:
     """A DuckDB database file with one schema per layer and one view per table."""
 
     dialect = "duckdb"
-    META = '"medallion"."published"'
+    MARK = "medallion version "  # each view's comment records the version it shows (no extra table)
 
     def __init__(self, path: Path):
         self.path = path
@@ -125,33 +125,27 @@ class DuckDbWarehouse:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         done = []
         with duckdb.connect(str(self.path)) as con:
-            con.execute("CREATE SCHEMA IF NOT EXISTS medallion")
-            con.execute(f"CREATE TABLE IF NOT EXISTS {self.META} (table_name VARCHAR PRIMARY KEY, "
-                        "version BIGINT, rows BIGINT, published_at TIMESTAMP)")
-            current = dict(con.execute(f"SELECT table_name, version FROM {self.META}").fetchall())
+            current = self._versions(con)
             for table in tables:
                 if is_s3(table.path):
                     raise UsageError(f"{table.table}: the DuckDB warehouse cannot read {table.path} (local lake only)")
                 files = data_files(table)  # a version folder that is gone fails here, by name
-                view_missing = not con.execute(
-                    "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                    table.table.split(".", 1)).fetchall()
-                if current.get(table.table) == table.version and not view_missing:
+                if current.get(table.table) == table.version:
                     continue
                 layer, name = table.table.split(".", 1)
                 hive = "true" if table.partition_by else "false"
                 source = (f"read_parquet({_literal(str(Path(table.path) / '**' / '*.parquet'))}, "
                           f"hive_partitioning = {hive})") if files else _empty_select(table)
+                view = f"{_quote(layer)}.{_quote(name)}"
                 con.begin()
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(layer)}")
-                con.execute(f"CREATE OR REPLACE VIEW {_quote(layer)}.{_quote(name)} AS SELECT * FROM {source}")
-                (count,) = con.execute(f"SELECT count(*) FROM {_quote(layer)}.{_quote(name)}").fetchone()
+                con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")
+                (count,) = con.execute(f"SELECT count(*) FROM {view}").fetchone()
                 if count != table.rows:
                     con.rollback()
                     raise TerminalError(f"DuckDB: publishing {table.table} v{table.version}: the view has {count} "
                                         f"rows, the lake version has {table.rows}; previous view kept")
-                con.execute(f"INSERT OR REPLACE INTO {self.META} VALUES (?, ?, ?, now())",
-                            [table.table, table.version, table.rows])
+                con.execute(f"COMMENT ON VIEW {view} IS {_literal(f'{self.MARK}{table.version}')}")
                 con.commit()
                 done.append(table.table)
         return done
@@ -165,10 +159,12 @@ class DuckDbWarehouse:
         if not self.path.is_file():
             return {}
         with duckdb.connect(str(self.path), read_only=True) as con:
-            try:
-                return dict(con.execute(f"SELECT table_name, version FROM {self.META}").fetchall())
-            except duckdb.CatalogException:
-                return {}
+            return self._versions(con)
+
+    def _versions(self, con: Any) -> dict[str, int]:
+        rows = con.execute("SELECT schema_name, view_name, comment FROM duckdb_views() "
+                           "WHERE comment LIKE ?", [self.MARK + "%"]).fetchall()
+        return {f"{schema}.{view}": int(comment.removeprefix(self.MARK)) for schema, view, comment in rows}
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> Rows:
         """Run one statement read-only; returns column names and rows."""
