@@ -164,4 +164,7 @@ class PostgresWarehouse:
             except psycopg.Error as exc:
                 raise QueryFailed(f"query failed: {str(exc).strip().splitlines()[0]}") from None
             finally:
-                conn.rollback()
+                try:
+                    conn.rollback()  # read-only use: nothing a statement did is kept
+                except psycopg.Error:
+                    pass
