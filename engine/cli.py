@@ -134,7 +134,7 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
                      var_args=ws.var_args, default_retry=ws.project.default_retry,
                      shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets,
                      faults=FaultPlan.parse(list(inject_fault or [])), warehouse=ws.warehouse, mode=mode,
-                     source=ws.project.profile.source)
+                     source=ws.source)
     record = run_specs(ctx, names, resumed_from=resumed.run_id if resumed else None)
     mark_resolved(ws.store, record)
     reporter.run_finished(record)
@@ -168,10 +168,10 @@ def source_load(profile: ProfileOpt = None, var: VarOpt = None, project_dir: Pro
     from engine.io.source import load_source
 
     ws = _workspace(project_dir, profile, var)
-    source = ws.project.profile.source
+    source = ws.source
     if source is None:
         raise UsageError(f"profile '{ws.project.profile_name}' has no source database; try --profile postgres")
-    counts = load_source(source, ws.secrets, ws.project.root)
+    counts = load_source(ws.spark(), source, ws.secrets, ws.project.root)
     Reporter().table("source load", ["table", "rows"],
                      [[f"{source.schema_}.{t}", f"{n:,}"] for t, n in counts.items()])
 

@@ -53,6 +53,14 @@ class DuckDbWarehouse(_Strict):
     path: str
 
 
+class WarehouseReader(_Strict):
+    """The dashboards' own login: SELECT on gold and the health table only (created by publish)."""
+
+    user: str = Field("medallion_dashboard", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    password: str = Field("${secret:dashboard_password}", description="a ${secret:name} reference; on AWS "
+                          "the publish step generates it into Secrets Manager when missing")
+
+
 class RedshiftWarehouse(_Strict):
     """Redshift, loaded by COPY from Parquet staged on S3 (credentials via a secret reference)."""
 
@@ -67,6 +75,7 @@ class RedshiftWarehouse(_Strict):
     staging_prefix: str = "redshift-staging"
     region: str = "us-east-1"
     sslmode: Literal["verify-full", "verify-ca", "require"] = "verify-full"
+    reader: WarehouseReader | None = Field(None, description="read-only login for the dashboards")
 
 
 class _PostgresConnection(_Strict):
@@ -84,12 +93,22 @@ class _PostgresConnection(_Strict):
 class PostgresWarehouse(_PostgresConnection):
     """PostgreSQL as a warehouse (and as the Redshift-compatible test server)."""
 
+    reader: WarehouseReader | None = Field(None, description="read-only login for the dashboards")
+
 
 class PostgresSource(_PostgresConnection):
     """The source database (RDS PostgreSQL on AWS; the local server here)."""
 
     schema_: str = Field("source", alias="schema")
     tables: dict[str, str] = Field(default_factory=dict, description="table -> raw CSV file loaded into it")
+
+
+class GlueCatalogConfig(_Strict):
+    """Register every committed lake version in the Glue Data Catalog (one database per layer)."""
+
+    kind: Literal["glue"]
+    database_prefix: str = Field("medallion_", pattern=r"^[a-z][a-z0-9_]*$",
+                                 description="Glue databases are <prefix><layer>, e.g. medallion_gold")
 
 
 class SecretsConfig(_Strict):
@@ -205,6 +224,7 @@ class Profile(_Strict):
     lake: Annotated[Union[LocalLake, S3Lake], Field(discriminator="kind")]
     warehouse: Annotated[Union[DuckDbWarehouse, PostgresWarehouse, RedshiftWarehouse], Field(discriminator="kind")]
     source: PostgresSource | None = None
+    catalog: GlueCatalogConfig | None = Field(None, description="lake tables registered for Athena/Spectrum")
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
     keep_versions: int = Field(5, ge=1, description="committed versions kept per table")
