@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.spec.cron import check_cron
-from engine.spec.steps import Step
+from engine.spec.registry import Step
 
 LAYERS = ("bronze", "silver", "gold")
 TABLE_NAME = re.compile(r"^(?P<layer>[a-z][a-z0-9_]*)\.(?P<name>[a-z][a-z0-9_]*)$")

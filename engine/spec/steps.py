@@ -1,8 +1,7 @@
 """The step types a spec can use, as pure data.
 
-Each step type is one pydantic model whose ``type`` literal keys a discriminated union. To add a
-step type: write its model here, add it to ``STEP_MODELS``, and register its executor in
-``engine.steps.EXECUTORS`` (a test checks both tables name the same types).
+Each step type is one pydantic model whose ``type`` literal keys a discriminated union; the
+registry (``engine/spec/registry.py``) lists every type with its executor and column rule.
 
 Every step reads ``input`` (default: the previous step's result, or the spec's only input) and
 may name its result with ``as`` so later steps can refer to it.
@@ -10,12 +9,10 @@ may name its result with ``as`` so later steps can refer to it.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.spec.clv import ClvModelStep
-from engine.spec.quality import CalendarStep, HmacStep, ParseStep, QualityStep
 from engine.spec.step_base import StepBase
 
 
@@ -40,7 +37,7 @@ class SourceStep(StepBase):
     def needs_input(self) -> bool:
         return False
 
-    def frame_refs(self) -> list[str]:
+    def frame_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
         return []
 
 
@@ -141,8 +138,9 @@ class JoinStep(StepBase):
     on: list[str] = Field(min_length=1)
     how: Literal["inner", "left", "right", "full", "anti", "semi"] = "inner"
 
-    def frame_refs(self) -> list[str]:
-        return [r for r in (self.left or self.input, self.right) if r]
+    def frame_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        refs = super().frame_refs()
+        return refs + ([(("left",), self.left)] if self.left else []) + [(("right",), self.right)]
 
 
 class AggregateStep(StepBase):
@@ -183,8 +181,8 @@ class UnionStep(StepBase):
     def needs_input(self) -> bool:
         return False
 
-    def frame_refs(self) -> list[str]:
-        return list(self.inputs)
+    def frame_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        return super().frame_refs() + [(("inputs", j), name) for j, name in enumerate(self.inputs)]
 
 
 class SqlStep(StepBase):
@@ -196,12 +194,3 @@ class SqlStep(StepBase):
     @property
     def needs_input(self) -> bool:
         return False
-
-
-STEP_MODELS: tuple[type[StepBase], ...] = (
-    ReadStep, JdbcStep, SelectStep, RenameStep, CastStep, DeriveStep, TrimStep, MapValuesStep, FilterStep, DedupeStep,
-    JoinStep, AggregateStep, WindowStep, UnionStep, SqlStep, ParseStep, QualityStep, HmacStep, CalendarStep, ClvModelStep,
-)
-STEP_TYPES: dict[str, type[StepBase]] = {m.model_fields["type"].annotation.__args__[0]: m for m in STEP_MODELS}
-
-Step = Annotated[Union[tuple(STEP_MODELS)], Field(discriminator="type")]  # type: ignore[valid-type]
