@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from engine.cli_authoring import column_lineage, load_project_commands, register as register_authoring, validate_project
 from engine.errors import MedallionError, SpecErrors, UsageError
 from engine.plan.render import dot, mermaid
 from engine.plan.select import select
@@ -42,10 +43,8 @@ def _workspace(project_dir: Path | None, profile: str | None, var: list[str] | N
 
 @app.command()
 def validate(profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None) -> None:
-    """Check every spec and the graph they form; no Spark is started."""
-    ws = _workspace(project_dir, profile, var)
-    graph = ws.graph
-    Reporter().line(f"ok: {len(graph.specs)} spec(s) valid, graph has no cycles")
+    """Check every spec, the graph, every column and expression, and the deploy rules; no Spark is started."""
+    validate_project(_workspace(project_dir, profile, var))
 
 
 @app.command()
@@ -221,12 +220,16 @@ def summary(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt =
 
 @app.command()
 def graph(format_: Annotated[str, typer.Option("--format", "-f", help="mermaid | dot")] = "mermaid",
+          columns: Annotated[Optional[str], typer.Option(
+              "--columns", help="TABLE.COLUMN: print where that column comes from")] = None,
           select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
           project_dir: ProjectOpt = None) -> None:
     """Print the lineage diagram generated from the specs."""
     if format_ not in ("mermaid", "dot"):
         raise typer.BadParameter("--format must be mermaid or dot")
     ws = _workspace(project_dir, profile, var)
+    if columns:
+        return column_lineage(ws, columns)  # engine/cli_authoring.py
     names = select(ws.graph, select_)
     sys.stdout.write(mermaid(ws.graph, names) if format_ == "mermaid" else dot(ws.graph, names))
 
@@ -261,6 +264,8 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
     if record.resume_command:
         reporter.line(f"to resume: {record.resume_command}")
 
+
+register_authoring(app)  # test, preview, schema, init (engine/cli_authoring.py)
 
 _PLUGINS_LOADED = False
 
@@ -303,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     _DEBUG = "--debug" in args
     args = _optional_resume_value([a for a in args if a != "--debug"])
     _load_plugins()
+    load_project_commands(app, args)  # commands: in medallion.yaml (engine/cli_authoring.py)
     try:
         result = app(args=args, prog_name="medallion", standalone_mode=False)
         if isinstance(result, int):  # click returns typer.Exit codes when not standalone

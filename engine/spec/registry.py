@@ -72,7 +72,7 @@ REGISTRY: tuple[StepType, ...] = (
     StepType(WindowStep, f"{_S}.combine:run_window", f"{_C}:window"),
     StepType(UnionStep, f"{_S}.combine:run_union", f"{_C}:union"),
     StepType(SqlStep, f"{_S}.combine:run_sql", f"{_C}:sql"),
-    StepType(ParseStep, f"{_S}.parse:run_parse", f"{_C}:parse"),
+    StepType(ParseStep, f"{_S}.parse:run_parse", f"{_C}:parse_"),
     StepType(QualityStep, f"{_S}.quality:run_quality", f"{_C}:quality"),
     StepType(HmacStep, f"{_S}.parse:run_hmac", f"{_C}:hmac"),
     StepType(CalendarStep, f"{_S}.calendar:run_calendar", f"{_C}:calendar"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.spec.step_base import StepBase
 
@@ -28,6 +28,33 @@ class CsvOptions(BaseModel):
     multiline: bool = True
 
 
+class TextOptions(BaseModel):
+    """Text that is not CSV: whitespace-aligned columns, fixed-width records, or fields split by
+    a (multi-character) delimiter. Values are read as text; a line with the wrong number of
+    fields goes to quarantine (rule ``text_fields``) with the reason, never silently cut.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    delimiter: str | None = Field(None, description="`whitespace` (runs of spaces and tabs) or a literal "
+                                                    "separator of one or more characters, e.g. `||`")
+    widths: list[int] | None = Field(None, description="fixed width: characters of each column, in "
+                                                       "`columns` order")
+    header: bool = Field(False, description="the files start with a line of column names (skipped)")
+    comment: str | None = Field(None, description="lines starting with this text are skipped")
+    trim: bool = Field(True, description="strip the padding around each value")
+    encoding: str = "UTF-8"
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> "TextOptions":
+        if (self.delimiter is None) == (self.widths is None):
+            raise ValueError("text: set exactly one of delimiter (e.g. whitespace, '||') or widths")
+        if self.delimiter == "":
+            raise ValueError("text: delimiter must not be empty")
+        if self.widths is not None and any(w < 1 for w in self.widths):
+            raise ValueError("text: every width must be at least 1")
+        return self
+
+
 class SourceStep(StepBase):
     """A step that creates a frame from outside the lake (it has no input frame)."""
 
@@ -42,14 +69,28 @@ class SourceStep(StepBase):
 
 
 class ReadStep(SourceStep):
-    """Read files (CSV with an explicit schema, Parquet, JSON) into a frame."""
+    """Read files (CSV with an explicit schema, Parquet, JSON, or text: whitespace, fixed width,
+    multi-character delimiters) into a frame."""
 
     type: Literal["read"]
-    format: Literal["csv", "parquet", "json"]
+    format: Literal["csv", "parquet", "json", "text"]
     path: str
     columns: dict[str, str] | None = Field(
         None, description="ordered column -> Spark type; for CSV the header must match exactly")
     csv: CsvOptions = Field(default_factory=CsvOptions)
+    text: TextOptions | None = Field(None, description="layout of a `format: text` file")
+
+    @model_validator(mode="after")
+    def _text_layout(self) -> "ReadStep":
+        if self.format == "text":
+            if self.text is None or not self.columns:
+                raise ValueError("format: text needs columns: and text: (delimiter: whitespace, or widths:)")
+            if self.text.widths is not None and len(self.text.widths) != len(self.columns):
+                raise ValueError(f"text.widths has {len(self.text.widths)} width(s) for {len(self.columns)} "
+                                 "column(s); give one width per column")
+        elif self.text is not None:
+            raise ValueError(f"text: options apply to format: text, not {self.format}")
+        return self
 
 
 class JdbcStep(SourceStep):
