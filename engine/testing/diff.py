@@ -91,7 +91,8 @@ def diff_rows(expected: list[Row], actual: list[Row], *, ordered: bool = False, 
         else:
             scores = [_equal_cells(e, a, tolerance) for a in left]
             best = max(range(len(left)), key=scores.__getitem__, default=None)
-            hit = best if best is not None and scores[best] > 0 else None
+            # no shared cell: pair only when the counts say a value changed (one for one)
+            hit = best if best is not None and (scores[best] > 0 or len(unmatched) == len(left)) else None
         if hit is None:
             lines.append(f"missing    {_show(e)}")
         else:
