@@ -71,7 +71,7 @@ REGISTRY: tuple[StepType, ...] = (
     StepType(AggregateStep, f"{_S}.combine:run_aggregate", f"{_C}:aggregate"),
     StepType(WindowStep, f"{_S}.combine:run_window", f"{_C}:window"),
     StepType(UnionStep, f"{_S}.combine:run_union", f"{_C}:union"),
-    StepType(SqlStep, f"{_S}.combine:run_sql", f"{_C}:sql"),
+    StepType(SqlStep, f"{_S}.combine:run_sql", "engine.plan.sql_columns:sql"),
     StepType(ParseStep, f"{_S}.parse:run_parse", f"{_C}:parse_"),
     StepType(QualityStep, f"{_S}.quality:run_quality", f"{_C}:quality"),
     StepType(HmacStep, f"{_S}.parse:run_hmac", f"{_C}:hmac"),

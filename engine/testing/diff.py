@@ -56,7 +56,9 @@ def _show(row: Row) -> str:
 
 
 def _changed(expected: Row, actual: Row, tolerance: float, keys: list[str]) -> str:
-    ident = {k: expected[k] for k in keys if k in expected} or expected
+    # name the row by its keys, else by the cells that did match, else by all it expected
+    ident = ({k: expected[k] for k in keys if k in expected}
+             or {k: v for k, v in expected.items() if same(v, actual.get(k), tolerance)} or expected)
     cells = [f"{k} expected {normal(v)!r}, got {normal(actual.get(k))!r}"
              for k, v in expected.items() if not same(v, actual.get(k), tolerance)]
     return f"changed    {_show(ident)}: " + "; ".join(cells)
