@@ -315,17 +315,18 @@ register_authoring(app)  # test, preview, schema, init (engine/cli_authoring.py)
 _PLUGINS_LOADED = False
 
 
-def _load_plugins() -> None:
-    """Commands contributed by other packages (e.g. the sample-data generator), once."""
+def _load_plugins(args: list[str] | None = None) -> None:
+    """Commands contributed by other packages (deploy, dashboard), once; then the commands the
+    project registers (``commands:`` in medallion.yaml, e.g. the sample-data generator)."""
     global _PLUGINS_LOADED
-    if _PLUGINS_LOADED:
-        return
-    _PLUGINS_LOADED = True
-    for ep in entry_points(group="medallion.commands"):
-        try:
-            ep.load()(app)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
-            print(f"warning: plugin command '{ep.name}' failed to load: {exc}", file=sys.stderr)
+    if not _PLUGINS_LOADED:
+        _PLUGINS_LOADED = True
+        for ep in entry_points(group="medallion.commands"):
+            try:
+                ep.load()(app)
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+                print(f"warning: plugin command '{ep.name}' failed to load: {exc}", file=sys.stderr)
+    load_project_commands(app, list(args or []))  # engine/cli_authoring.py
 
 
 def _print_error(exc: BaseException) -> None:
@@ -352,8 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _DEBUG = "--debug" in args
     args = _optional_resume_value([a for a in args if a != "--debug"])
-    _load_plugins()
-    load_project_commands(app, args)  # commands: in medallion.yaml (engine/cli_authoring.py)
+    _load_plugins(args)
     try:
         result = app(args=args, prog_name="medallion", standalone_mode=False)
         if isinstance(result, int):  # click returns typer.Exit codes when not standalone
