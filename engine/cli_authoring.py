@@ -70,7 +70,13 @@ def test(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = No
     spark = get_spark(SparkConfig(master=config.master, jars=config.jars, shuffle_partitions=1,
                                   driver_memory=config.driver_memory, conf=config.conf),
                       app_name=f"medallion-test-{ws.project.name}")
-    spark.conf.set("spark.sql.shuffle.partitions", "1")
+    # a few rows per test: one partition, no adaptive re-planning, no code generation to compile;
+    # restored afterwards, since the session may be shared (an embedding process, the test suite)
+    tuned = {"spark.sql.shuffle.partitions": "1", "spark.sql.adaptive.enabled": "false",
+             "spark.sql.codegen.wholeStage": "false"}
+    before = {key: spark.conf.get(key, None) for key in tuned}
+    for key, value in tuned.items():
+        spark.conf.set(key, value)
     setup = TestSetup(ws.graph, schemas, ws.project.root, ws.project.variables, spark, ws.secrets)
 
     def report(result: Any) -> None:
@@ -81,7 +87,11 @@ def test(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = No
             for line in result.lines:
                 reporter.line(f"     {line}")
 
-    results = run_tests(setup, names, report)
+    try:
+        results = run_tests(setup, names, report)
+    finally:
+        for key, value in before.items():
+            spark.conf.unset(key) if value is None else spark.conf.set(key, value)
     failed = [r for r in results if not r.passed]
     reporter.line(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:

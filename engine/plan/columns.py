@@ -129,7 +129,9 @@ def _annotate(tree: exp.Expression, frame: Frame) -> str | None:
                 ref.set("this", exp.to_identifier(str(ref.name).lower()))
                 ref.set("table", exp.to_identifier("__f"))
         select = exp.select(tree).from_("__f")
-        return spark_type(annotate_types(select, schema=sql_schema({"__f": frame}), dialect=DIALECT).selects[0])
+        used = {str(ref.name) for ref in tree.find_all(exp.Column)}  # a schema of just these: cheap
+        needed = {c: v for c, v in frame.items() if c.lower() in used}
+        return spark_type(annotate_types(select, schema=sql_schema({"__f": needed}), dialect=DIALECT).selects[0])
     except (SqlglotError, KeyError, ValueError, AttributeError):
         return None
 

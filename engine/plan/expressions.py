@@ -104,11 +104,19 @@ def output_name(tree: exp.Expression) -> str:
     return tree.alias_or_name
 
 
+_T = exp.DataType.Type
+_SIMPLE = {_T.BOOLEAN: "boolean", _T.TINYINT: "tinyint", _T.SMALLINT: "smallint", _T.INT: "int",
+           _T.BIGINT: "bigint", _T.FLOAT: "float", _T.DOUBLE: "double", _T.VARCHAR: "string", _T.TEXT: "string",
+           _T.DATE: "date", _T.TIMESTAMP: "timestamp", _T.BINARY: "binary"}
+
+
 def spark_type(node: exp.Expression) -> str | None:
     """The annotated type as Spark type text (``decimal(20,2)``), or None when unknown."""
     kind = getattr(node, "type", None)
     if kind is None or kind.this == exp.DataType.Type.UNKNOWN:
         return None
+    if not kind.expressions and kind.this in _SIMPLE:  # no SQL generation for the common types
+        return _SIMPLE[kind.this]
     text = kind.sql(DIALECT).lower().replace(", ", ",")
     if text == "decimal":  # sqlglot lost the precision (decimal arithmetic): unknown beats a wrong scale
         return None

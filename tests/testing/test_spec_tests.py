@@ -10,7 +10,7 @@ import pytest
 from engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # ten Spark tests in one call
 
 BRONZE = """\
 name: bronze.a
