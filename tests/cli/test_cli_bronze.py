@@ -84,4 +84,4 @@ def test_bad_raw_input_writes_nothing(tmp_path, capsys, damage, message):
     assert message in err[0]
     assert not lake.exists()  # nothing written, not even a run record
     if damage == "header":
-        assert "missing ITEM_PRICE; unexpected ITEM_PRICES" in err[0]
+        assert "column 12: expected 'ITEM_PRICE', found 'ITEM_PRICES'" in err[0]
