@@ -83,3 +83,8 @@ class TerminalError(RunError):
     """A failure that retrying cannot fix: bad expressions, schema mismatches, failed rules."""
 
     transient = False
+
+
+class InvalidSummaryError(InputDataError, ValueError):
+    """Customer summaries (frequency, recency, T) a CLV model cannot use: the message gives a
+    count and an example per reason (``engine.clv.validation``)."""
