@@ -144,7 +144,7 @@ class ClvModelStep(StepBase):
     def output_columns(self) -> dict[str, str]:
         """Role -> name of the columns the step adds (value columns only with a spend column)."""
         sfx = self.column_suffix
-        out = {"p_alive": "p_alive", "expected_orders": f"expected_orders_{sfx}",
+        out = {"model": "clv_model", "p_alive": "p_alive", "expected_orders": f"expected_orders_{sfx}",
                "expected_orders_low": f"expected_orders_{sfx}_low", "expected_orders_high": f"expected_orders_{sfx}_high"}
         if self.columns.monetary:
             out.update(expected_order_value="expected_order_value", predicted_clv=f"predicted_clv_{sfx}",

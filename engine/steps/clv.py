@@ -151,7 +151,7 @@ def run_clv_model(step: ClvModelStep, frame: DataFrame, ctx: StepContext) -> Dat
     null = F.lit(None).cast("double")
     if table is None:
         scored = keyed
-        values = {name: null for role, name in outputs.items()}
+        values = {name: null for name in outputs.values()}
     else:
         with arrow_transfers(ctx.spark):
             right = ctx.spark.createDataFrame(table)
@@ -160,13 +160,15 @@ def run_clv_model(step: ClvModelStep, frame: DataFrame, ctx: StepContext) -> Dat
         small = len(table) <= _BROADCAST_MAX_ROWS
         scored = keyed.join(F.broadcast(right) if small else right, on=cond, how="left")
         values = {name: (F.col(_TMP + "r_" + new_cols[role]) if new_cols[role] in table.columns else null)
-                  for role, name in outputs.items()}
+                  for role, name in outputs.items() if role != "model"}
     report["status"], report["message"] = _status(family, purchase, spend)
     report["seconds_driver"] = round(time.monotonic() - started, 3)
     report["summary"] = summary_line(report)
     ctx.artefacts.append(report)
+    model_name = F.lit(family.name if table is not None else None).cast("string")
     return scored.select(*[F.col(f"`{c}`") for c in frame.columns],
-                         *[F.when(~F.isnan(col), col).cast("double").alias(name) for name, col in values.items()])
+                         *[(model_name if role == "model" else F.when(~F.isnan(values[name]), values[name]).cast("double"))
+                           .alias(name) for role, name in outputs.items()])
 
 
 def _score_table(step: ClvModelStep, family: Family, purchase: FitResult, spend: FitResult | None, x: np.ndarray,

@@ -61,7 +61,7 @@ def test_step_scores_like_the_numpy_models(spark, summary, tmp_path):
     assert summary_line(report).startswith("clv_model fitted: BG/NBD r=")
     json.dumps(report)  # JSON-ready for the run record
     assert list(out.columns) == list(frame.columns) + [
-        "p_alive", "expected_orders_365", "expected_orders_365_low", "expected_orders_365_high", "expected_order_value",
+        "clv_model", "p_alive", "expected_orders_365", "expected_orders_365_low", "expected_orders_365_high", "expected_order_value",
         "predicted_clv_365", "predicted_clv_365_low", "predicted_clv_365_high"]
     assert report["model"] == "bgnbd" and report["model_reason"] == "model: bgnbd in the spec"
     bg = bgnbd.BgNbdParams.from_dict(report["purchase_model"]["params"])
@@ -89,7 +89,7 @@ def test_too_little_data_publishes_nulls_and_says_why(spark, summary, tmp_path):
     pdf, frame = summary
     out, report = _run(spark, frame, tmp_path, min_repeat_customers=1_000_000)
     assert len(out) == len(pdf)
-    assert out[PREDICTIVE].isna().all().all()
+    assert out[PREDICTIVE + ["clv_model"]].isna().all().all()
     assert out["tenure_days"].notna().all()  # historical columns publish
     assert report["status"] == "not_fitted"
     assert "too little data" in report["purchase_model"]["message"] and "minimum is 1,000,000" in report["purchase_model"]["message"]
@@ -146,7 +146,7 @@ def test_invalid_rows_discounting_and_units(spark, summary, tmp_path):
 
 def test_step_model_checks():
     step = ClvModelStep.model_validate({"type": "clv_model", "time_unit": "weeks", "horizon": 39})
-    assert step.output_columns == {"p_alive": "p_alive", "expected_orders": "expected_orders_39",
+    assert step.output_columns == {"model": "clv_model", "p_alive": "p_alive", "expected_orders": "expected_orders_39",
                                    "expected_orders_low": "expected_orders_39_low",
                                    "expected_orders_high": "expected_orders_39_high",
                                    "expected_order_value": "expected_order_value", "predicted_clv": "predicted_clv_39",
@@ -155,10 +155,68 @@ def test_step_model_checks():
     days = ClvModelStep.model_validate({"type": "clv_model", "time_unit": "weeks", "horizon": 91,
                                         "horizon_unit": "days", "columns": {"monetary": None}})
     assert math.isclose(days.horizon_in_time_unit, 13) and set(days.output_columns) == {
-        "p_alive", "expected_orders", "expected_orders_low", "expected_orders_high"}
+        "model", "p_alive", "expected_orders", "expected_orders_low", "expected_orders_high"}
     with pytest.raises(ValidationError, match="needs a 'selection:' block"):
         ClvModelStep.model_validate({"type": "clv_model", "model": "auto"})
     with pytest.raises(ValidationError, match="extra"):
         ClvModelStep.model_validate({"type": "clv_model", "horizon_days": 5})
     with pytest.raises(ValidationError, match="must differ"):
         ClvModelStep.model_validate({"type": "clv_model", "columns": {"recency": "T"}})
+
+
+def _orders(n: int = 1500, seed: int = 4) -> pd.DataFrame:
+    """Order days drawn from Pareto/NBD at day grain: first purchase in days 0-299, data to day 719."""
+    rng = np.random.default_rng(seed)
+    first = rng.integers(0, 300, n)
+    lam, mu = rng.gamma(0.8, 1 / 30.0, n), rng.gamma(0.9, 1 / 150.0, n)
+    end = np.minimum(first + rng.exponential(1 / mu), 719)
+    rows = []
+    for c in range(n):
+        t, days = float(first[c]), [int(first[c])]
+        while True:
+            t += rng.exponential(1 / lam[c])
+            if t > end[c]:
+                break
+            days.append(int(t))
+        rows += [(f"c{c}", d) for d in sorted(set(days))]
+    frame = pd.DataFrame(rows, columns=["customer", "day"])
+    frame["day"] = pd.Timestamp("2022-01-01") + pd.to_timedelta(frame["day"], unit="D")
+    return frame
+
+
+def test_auto_chooses_by_holdout_mae_and_publishes_intervals(spark, tmp_path):
+    from engine.clv.evaluate import summarise
+
+    orders = _orders()
+    summary = summarise(orders, customer="customer", date="day", as_of=pd.Timestamp("2023-12-21")).reset_index()
+    frame = spark.createDataFrame(summary[["customer", "frequency", "recency", "T"]])
+    step = ClvModelStep.model_validate({
+        "type": "clv_model", "model": "auto", "min_repeat_customers": 50,
+        "columns": {"frequency": "frequency", "recency": "recency", "T": "T", "monetary": None},
+        "selection": {"orders": "orders", "customer": "customer", "date": "day", "holdout_days": 120},
+        "intervals": {"draws": 40, "seed": 3}})
+    runs = []
+    for _ in range(2):
+        ctx = StepContext(spark=spark, run_id="t", base_dir=tmp_path, spec_name="gold.case", step_label="step 1",
+                          frames={"orders": spark.createDataFrame(orders)})
+        runs.append((run_clv_model(step, frame, ctx).toPandas().sort_values("customer", ignore_index=True),
+                     ctx.artefacts[-1]))
+        for cached in ctx.cached:
+            cached.unpersist()
+    (out, report), (again, _) = runs
+    candidates = report["selection"]["candidates"]
+    assert set(candidates) == {"bgnbd", "mbgnbd", "pareto_nbd"}
+    maes = {k: v["mae"] for k, v in candidates.items() if "mae" in v}
+    assert report["model"] == min(maes, key=maes.get) == out["clv_model"].iloc[0]
+    assert report["selection"]["calibration_end"] == "2023-08-23"  # last order day 2023-12-21 - 120 days
+    assert report["model_reason"].startswith(f"{report['model_label']} has the lowest holdout MAE per customer")
+    assert "chosen: " in summary_line(report)
+    low, mid, high = (out[f"expected_orders_365{s}"] for s in ("_low", "", "_high"))
+    assert (low <= mid * (1 + 1e-6)).all() and (mid <= high * (1 + 1e-6)).all() and (high > low).mean() > 0.99
+    pd.testing.assert_frame_equal(out, again)  # same seed, same intervals
+    se = report["purchase_model"]["standard_errors"]
+    assert set(se) == set(report["purchase_model"]["params"]) and all(v > 0 for v in se.values())
+    one_day = out["frequency"] == 0
+    if report["model"] != "bgnbd":  # the chosen model lets one-time buyers churn
+        assert (out.loc[one_day, "p_alive"] < 1).all()
+        assert report["scoring"]["mean_p_alive_one_time_buyers"] < 1
