@@ -155,6 +155,11 @@ def p_alive(params: BgNbdParams, x, t_x, T) -> np.ndarray:
     alive with probability 1 (the model lets a customer drop out only after a repeat purchase).
     """
     x, t_x, T = require_valid(*arrays(x, t_x, T))
+    return _p_alive(params, x, t_x, T)
+
+
+def _p_alive(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """:func:`p_alive` on rows already validated (interval sampling scores the same rows often)."""
     check_params(params)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     with np.errstate(all="ignore"):

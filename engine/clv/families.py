@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.clv import FitResult, bgnbd, compress, mbgnbd, pareto_nbd
+from engine.clv.validation import arrays, require_valid
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,14 @@ class Family:
 
     def growth(self, params: Any, t, x, T) -> np.ndarray:
         return self.module.growth(params, t, x, T)
+
+    def p_alive_for(self, x, t_x, T):
+        """``params -> P(alive)`` for the given rows, validated once (for repeated scoring)."""
+        x, t_x, T = require_valid(*arrays(x, t_x, T))
+        prepare = getattr(self.module, "prepare_p_alive", None)
+        if prepare is not None:
+            return prepare(x, t_x, T)
+        return lambda params: self.module._p_alive(params, x, t_x, T)
 
 
 FAMILIES: dict[str, Family] = {

@@ -76,11 +76,12 @@ def intervals(family: Family, fit: FitResult, spend_fit: FitResult | None, horiz
         part = slice(start, start + _ROWS_PER_CHUNK)
         cx, ctx_, cT = x[part], t_x[part], T[part]
         (px, pT), _, inverse = compress(cx, cT, return_inverse=True)
+        alive_of = family.p_alive_for(cx, ctx_, cT)
         expected = np.empty((len(cx), draws), dtype=np.float32)
         clv = np.empty_like(expected) if spend is not None else None
         for k in range(draws):
             params = family.params(purchase[k])
-            e = family.p_alive(params, cx, ctx_, cT) * family.growth(params, horizon, px, pT)[inverse]
+            e = alive_of(params) * family.growth(params, horizon, px, pT)[inverse]
             expected[:, k] = e
             if clv is not None:
                 value = gamma_gamma.conditional_expected_value(gamma_gamma.GammaGammaParams(*spend[k]), cx, m[part])

@@ -111,6 +111,11 @@ def fit(x, t_x, T, weights=None, *, min_repeat_customers: int = 1, max_iteration
 def p_alive(params: MbgNbdParams, x, t_x, T) -> np.ndarray:
     """P(alive | x, t_x, T) = 1 / (1 + a/(b+x) · ((α+T)/(α+t_x))^(r+x)), a logistic of the log odds."""
     x, t_x, T = require_valid(*arrays(x, t_x, T))
+    return _p_alive(params, x, t_x, T)
+
+
+def _p_alive(params: MbgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """:func:`p_alive` on rows already validated."""
     check_params(params)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     log_odds_dead = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))

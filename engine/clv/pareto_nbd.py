@@ -210,13 +210,22 @@ def fit(x, t_x, T, weights=None, *, min_repeat_customers: int = 1, max_iteration
 def p_alive(params: ParetoNbdParams, x, t_x, T) -> np.ndarray:
     """P(alive | x, t_x, T) = first term / (first term + s·(F(t_x) - F(T))), as a logistic of logs."""
     x, t_x, T = require_valid(*arrays(x, t_x, T))
-    check_params(params)
-    theta = np.log([params.r, params.alpha, params.s, params.beta])
-    shape = x.shape
-    (xs, txs, Ts), _, inverse = compress(x.ravel(), t_x.ravel(), T.ravel(), return_inverse=True)
-    w = np.ones_like(xs)
-    _, _, diff = _terms(theta, _Data(xs, txs, Ts, w), grad=False)
-    return expit(diff)[inverse].reshape(shape)
+    return prepare_p_alive(x, t_x, T)(params)
+
+
+def prepare_p_alive(x: np.ndarray, t_x: np.ndarray, T: np.ndarray):
+    """``params -> P(alive)`` for fixed, already valid rows: the distinct rows and ``(x, t)`` pairs
+    are found once (interval sampling scores the same rows under 100 parameter sets)."""
+    shape = np.shape(x)
+    (xs, txs, Ts), _, inverse = compress(np.ravel(x), np.ravel(t_x), np.ravel(T), return_inverse=True)
+    data = _Data(xs, txs, Ts, np.ones_like(xs))
+
+    def score(params: ParetoNbdParams) -> np.ndarray:
+        check_params(params)
+        theta = np.log([params.r, params.alpha, params.s, params.beta])
+        _, _, diff = _terms(theta, data, grad=False)
+        return expit(diff)[inverse].reshape(shape)
+    return score
 
 
 def growth(params: ParetoNbdParams, t, x, T) -> np.ndarray:
