@@ -187,7 +187,7 @@ def clv_evaluate(
                                                             help="holdout length (default: to the last date)")] = None,
         spec: Annotated[Optional[str], typer.Option("--spec", help="the spec whose clv_model step to evaluate")] = None,
         profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None) -> None:
-    """Refit the CLV model on a calibration window and score the holdout against the naive baseline."""
+    """Refit every CLV model on a calibration window; score the holdout (orders, money) against two baselines."""
     from datetime import date as date_type
 
     from engine.clv import backtest
@@ -201,7 +201,8 @@ def clv_evaluate(
     orders = backtest.load_orders(ws.spark(), ws.lake, step.evaluation)
     try:
         report = backtest.backtest(orders, step, end, holdout_days,
-                                   lambda index: backtest.true_alive(step.evaluation, ws.project.root, index, end))
+                                   lambda index: backtest.true_alive(step.evaluation, ws.project.root, index, end),
+                                   learn=backtest.fit_customers(ws.spark(), ws.lake, name, step))
     except ValueError as exc:  # e.g. no holdout after the calibration end
         raise UsageError(str(exc)) from exc
     report["spec"] = name

@@ -87,3 +87,9 @@ class TerminalError(RunError):
 
 class QueryFailed(UsageError):
     """One warehouse statement failed (a missing table, bad SQL); the warehouse itself answered."""
+
+
+
+class InvalidSummaryError(InputDataError, ValueError):
+    """Customer summaries (frequency, recency, T) a CLV model cannot use: the message gives a
+    count and an example per reason (``engine.clv.validation``)."""

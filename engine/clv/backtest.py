@@ -2,10 +2,11 @@
 
 Why a backtest and not the fit's likelihood: a model that fits the past well can still predict
 badly. The step's ``evaluation:`` block names the order rows behind the summary; the summary is
-rebuilt as of ``--calibration-end`` from the rows up to that date only, the model is refitted,
-and its holdout predictions are scored next to the naive baseline (past rate × holdout length).
-The report is printed and saved as the run store's ``clv_evaluation`` artefact, which the
-dashboard shows.
+rebuilt as of ``--calibration-end`` from the rows up to that date only, every family is refitted
+with the production fit filter (the step's ``fit_filter`` evaluated on its published table:
+suspected bots stay out of the refit and of the metrics), and the holdout is scored for orders
+and money next to two baselines (:mod:`engine.clv.compare`). The report is printed and saved
+as the run store's ``clv_evaluation`` artefact, which the dashboard shows.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from engine.clv import compare
 from engine.clv import evaluate as ev
 from engine.errors import UsageError
 from engine.spec.clv import ClvEvaluation, ClvModelStep
@@ -55,6 +57,24 @@ def load_orders(spark: Any, lake: Any, cfg: ClvEvaluation) -> pd.DataFrame:
         return frame.toPandas()
 
 
+def fit_customers(spark: Any, lake: Any, spec_name: str, step: ClvModelStep) -> pd.Index | None:
+    """The customers the production fit learns from: ``fit_filter`` on the step's published table
+    (None: no filter, everyone)."""
+    from engine.run.runner import read_table
+    from engine.steps.clv import arrow_transfers
+
+    cfg = step.evaluation
+    if not step.fit_filter or cfg is None:
+        return None
+    if lake.current(spec_name) is None:
+        raise UsageError(f"table {spec_name} has no committed version yet: run the pipeline first "
+                         "(the backtest applies its fit_filter)")
+    frame, _ = read_table(spark, lake, spec_name)
+    with arrow_transfers(spark):
+        rows = frame.where(f"coalesce({step.fit_filter}, false)").select(f"`{cfg.customer}`").toPandas()
+    return pd.Index(rows.iloc[:, 0])
+
+
 def true_alive(cfg: ClvEvaluation, base_dir: Path, customers: pd.Index,
                calibration_end: date) -> tuple[Any, str | None]:
     """The true alive state at the calibration end per customer, or None with the reason."""
@@ -76,21 +96,26 @@ def true_alive(cfg: ClvEvaluation, base_dir: Path, customers: pd.Index,
 
 
 def backtest(orders: pd.DataFrame, step: ClvModelStep, calibration_end: date, holdout_days: int | None,
-             alive_for: Any = None) -> dict[str, Any]:
-    """Refit on the calibration window and score the holdout; ``alive_for(index)`` gives the truth."""
+             alive_for: Any = None, learn: pd.Index | None = None) -> dict[str, Any]:
+    """Refit on the calibration window and score the holdout; ``alive_for(index)`` gives the truth,
+    ``learn`` the customers the production fit filter keeps (None: all)."""
     cfg = step.evaluation
     assert cfg is not None
     summary, holdout = ev.calibration_holdout(orders, customer=cfg.customer, date=cfg.date,
                                               calibration_end=calibration_end, holdout_days=holdout_days,
                                               value=cfg.value)
     alive, note = alive_for(summary.index) if alive_for else (None, "no truth file configured")
-    report = ev.evaluate(summary["frequency"], summary["recency"], summary["T"], summary["actual"], float(holdout),
-                         alive=alive, min_repeat_customers=step.min_repeat_customers,
-                         max_iterations=step.max_iterations)
+    unit = 7.0 if step.time_unit == "weeks" else 1.0
+    for col in ("recency", "T"):
+        summary[col] = summary[col] / unit
+    mask = None if learn is None else summary.index.isin(learn)
+    report = compare.evaluate_all(summary, float(holdout) / unit, learn=mask, alive=alive, setting=step.model,
+                                  min_repeat_customers=step.min_repeat_customers, max_iterations=step.max_iterations,
+                                  level=step.intervals.level, draws=step.intervals.draws, seed=step.intervals.seed)
     report.update({
         "calibration_end": str(calibration_end), "holdout_days": holdout,
         "holdout_end": str((pd.Timestamp(calibration_end) + pd.Timedelta(days=holdout)).date()),
-        "orders_table": cfg.orders, "truth_note": note,
+        "orders_table": cfg.orders, "truth_note": note, "fit_filter": step.fit_filter,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
     return report
@@ -101,26 +126,36 @@ def _fmt(value: Any, pattern: str = "{:,.3f}") -> str:
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:
-    """The evaluation as plain lines, every model figure next to the naive baseline's."""
-    agg, mae, gini = report["aggregate"], report["mae"], report["gini"]
-    model_total, naive_total = agg["model"] or {}, agg["naive"] or {}
+    """The evaluation as a table: every family, the two baselines, orders and money, coverage."""
     lines = [
         f"clv evaluation of {report['spec']}: calibration to {report['calibration_end']}, "
-        f"holdout {report['holdout_days']} days (to {report['holdout_end']}), {report['customers']:,} customers",
-        f"  fit: {report['fit']['model']} {'converged' if report['fit']['converged'] else 'NOT fitted'}"
-        + (f" — {report['message']}" if not report['fit']['converged'] else
-           " " + " ".join(f"{k}={v:.4g}" for k, v in report["fit"]["params"].items())),
-        f"  {'':<28}{'model':>12}{'naive':>12}",
-        f"  {'holdout repeat purchases':<28}{_fmt(model_total.get('predicted'), '{:,.0f}'):>12}"
-        f"{_fmt(naive_total.get('predicted'), '{:,.0f}'):>12}   actual {agg['actual']:,.0f}",
-        f"  {'aggregate error %':<28}{_fmt(model_total.get('error_pct'), '{:+.1f}'):>12}"
-        f"{_fmt(naive_total.get('error_pct'), '{:+.1f}'):>12}",
-        f"  {'MAE per customer':<28}{_fmt(mae['model']):>12}{_fmt(mae['naive']):>12}",
-        f"  {'normalized Gini':<28}{_fmt(gini['model']):>12}{_fmt(gini['naive']):>12}",
+        f"holdout {report['holdout_days']} days (to {report['holdout_end']}), {report['customers']:,} customers"
+        + (f" ({report['excluded_by_fit_filter']:,} left out by the fit filter)" if report.get("excluded_by_fit_filter") else ""),
+        f"  chosen: {report.get('chosen') or 'none'} — {report.get('chosen_reason')}",
+        f"  {'':<30}{'orders MAE':>11}{'RMSE':>8}{'agg %':>8}{'Gini':>7}{'money MAE':>11}{'agg %':>8}{'Gini':>7}"
+        f"{'cover o':>9}{'cover $':>9}",
     ]
+    rows = [(e["label"] + (" *" if k == report.get("chosen") else ""), e) for k, e in report["models"].items()]
+    rows += [(e["label"], e) for e in report["baselines"].values()]
+    for label, e in rows:
+        o, mo, cov = e.get("orders") or {}, e.get("money") or {}, e.get("coverage") or {}
+        if not o:
+            lines.append(f"  {label:<30}not fitted: {e.get('message')}")
+            continue
+        lines.append(f"  {label[:30]:<30}{_fmt(o.get('mae')):>11}{_fmt(o.get('rmse')):>8}"
+                     f"{_fmt(o.get('aggregate_error_pct'), '{:+.1f}'):>8}{_fmt(o.get('gini'), '{:.3f}'):>7}"
+                     f"{_fmt(mo.get('mae'), '{:,.2f}'):>11}{_fmt(mo.get('aggregate_error_pct'), '{:+.1f}'):>8}"
+                     f"{_fmt(mo.get('gini'), '{:.3f}'):>7}{_fmt(cov.get('orders'), '{:.1%}'):>9}"
+                     f"{_fmt(cov.get('money'), '{:.1%}'):>9}")
+    best = report["models"].get(report.get("chosen") or "", {})
+    for group in best.get("calibration") or []:
+        if group["group"] == 1:
+            lines.append("  P(alive) calibration of the chosen model (group: predicted P(alive) / observed share active)")
+        lines.append(f"    {group['group']:>2}: {group['predicted_p_alive']:.3f} / {group['observed_active']:.3f}"
+                     f"  ({group['customers']:,} customers)")
     if report.get("auc_p_alive") is not None or report.get("auc_recency_baseline") is not None:
-        lines.append(f"  {'AUC of p_alive vs truth':<28}{_fmt(report.get('auc_p_alive')):>12}"
-                     f"{_fmt(report.get('auc_recency_baseline')):>12}   (baseline: recency)")
+        lines.append(f"  AUC of p_alive vs truth {_fmt(report.get('auc_p_alive'))}, recency baseline "
+                     f"{_fmt(report.get('auc_recency_baseline'))}")
     else:
         lines.append(f"  AUC of p_alive: not computed ({report.get('truth_note')})")
     return lines

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from engine.clv import FitResult, compress, minimize_log, skipped
+from engine.clv.validation import arrays, check_horizon, check_params, check_x_T, require_valid, screen
 
 NAMES = ("r", "alpha", "a", "b")
 
@@ -38,10 +39,6 @@ class BgNbdParams:
     def from_dict(cls, values: dict[str, float]) -> "BgNbdParams":
         """From a fit's ``params`` mapping."""
         return cls(*(float(values[n]) for n in NAMES))
-
-
-def _arrays(*values) -> list[np.ndarray]:
-    return [np.asarray(v, dtype=float) for v in values]
 
 
 class _Data:
@@ -104,33 +101,32 @@ def _neg_ll_and_grad(theta: np.ndarray, d: _Data) -> tuple[float, np.ndarray]:
 
 def log_likelihood(params: BgNbdParams, x, t_x, T, weights=None) -> float:
     """The total BG/NBD log-likelihood, FHL (2005) eq. (6), of (optionally weighted) rows."""
-    x, t_x, T = _arrays(x, t_x, T)
+    x, t_x, T = arrays(x, t_x, T)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
     theta = np.log([params.r, params.alpha, params.a, params.b])
     return -_neg_ll_and_grad(theta, _Data(x, t_x, T, w))[0]
 
 
 def check_summary(x, t_x, T) -> np.ndarray:
-    """Which rows are a valid BG/NBD summary: finite, ``x >= 0`` whole, ``0 <= t_x <= T``,
-    ``t_x > 0`` exactly when ``x > 0``."""
-    x, t_x, T = _arrays(x, t_x, T)
-    with np.errstate(invalid="ignore"):
-        return (np.isfinite(x) & np.isfinite(t_x) & np.isfinite(T) & (x >= 0) & (x == np.round(x))
-                & (t_x >= 0) & (t_x <= T) & ((x > 0) == (t_x > 0)))
+    """Which rows are a valid summary: finite, ``x >= 0`` whole, ``0 <= t_x <= T``,
+    ``t_x > 0`` exactly when ``x > 0`` (:func:`engine.clv.validation.screen` says why not)."""
+    return screen(x, t_x, T).valid
 
 
 def fit(x, t_x, T, weights=None, *, min_repeat_customers: int = 1, max_iterations: int = 1000,
         start: BgNbdParams | None = None) -> FitResult:
     """Maximum-likelihood BG/NBD parameters from per-customer (or distinct, weighted) rows.
 
-    Rows are compressed to distinct ``(x, t_x, T)`` with counts first. Returns a
+    Every row must be a valid summary (:class:`~engine.errors.InvalidSummaryError` otherwise:
+    screen with :func:`engine.clv.validation.screen` and pass the valid rows). Rows are
+    compressed to distinct ``(x, t_x, T)`` with counts first. Returns a
     :class:`~engine.clv.FitResult` whose ``converged`` says whether to use ``params``; with
     fewer than ``min_repeat_customers`` customers who repeat (the model cannot be identified
     without them) the fit is skipped with that reason.
     """
-    x, t_x, T = _arrays(x, t_x, T)
+    x, t_x, T = require_valid(*arrays(x, t_x, T))
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    ok = check_summary(x, t_x, T) & (w > 0)
+    ok = w > 0
     x, t_x, T, w = x[ok], t_x[ok], T[ok], w[ok]
     (x, t_x, T), w = compress(x, t_x, T, weights=w)
     n = float(w.sum())
@@ -158,7 +154,13 @@ def p_alive(params: BgNbdParams, x, t_x, T) -> np.ndarray:
     odds so that it neither overflows nor underflows. A customer with no repeat purchase is
     alive with probability 1 (the model lets a customer drop out only after a repeat purchase).
     """
-    x, t_x, T = _arrays(x, t_x, T)
+    x, t_x, T = require_valid(*arrays(x, t_x, T))
+    return _p_alive(params, x, t_x, T)
+
+
+def _p_alive(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """:func:`p_alive` on rows already validated (interval sampling scores the same rows often)."""
+    check_params(params)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     with np.errstate(all="ignore"):
         log_odds_dead = (np.log(a) - np.log(np.maximum(b + x - 1.0, 1e-300))
@@ -181,7 +183,9 @@ def growth(params: BgNbdParams, t, x, T) -> np.ndarray:
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     if abs(a - 1.0) < 1e-7:
         a = 1.0 + (1e-7 if a >= 1.0 else -1e-7)
-    t, x, T = _arrays(t, x, T)
+    check_params(params)
+    t = check_horizon(t)
+    x, T = check_x_T(x, T)
     with np.errstate(all="ignore"):
         z = t / (alpha + T + t)
         c = a + b + x - 1.0
@@ -207,7 +211,7 @@ def conditional_expected_purchases(params: BgNbdParams, t, x, t_x, T) -> np.ndar
     / (1 + δ_{x>0} · a/(b+x-1) · ((α+T)/(α+t_x))^(r+x))``;
     the denominator is 1 / P(alive), see :func:`p_alive` and :func:`growth`.
     """
-    x, t_x, T = _arrays(x, t_x, T)
+    x, t_x, T = require_valid(*arrays(x, t_x, T))
     return p_alive(params, x, t_x, T) * growth(params, t, x, T)
 
 
@@ -221,7 +225,7 @@ def discounted_growth(params: BgNbdParams, t: float, x, T, annual_rate: float, d
     P(alive), this is the discounted number of purchases; times the expected purchase value,
     the discounted CLV (the usual discrete approximation of DERT).
     """
-    x, T = _arrays(x, T)
+    x, T = arrays(x, T)
     t_days = float(t) * days_per_unit
     steps = max(1, int(round(t_days / step_days)))
     total = np.zeros(np.broadcast(x, T).shape)

@@ -1,7 +1,7 @@
-"""Honest evaluation of the CLV purchase model: refit on a calibration window, score a holdout.
+"""Calibration / holdout summaries and the metrics of the backtest (:mod:`engine.clv.compare`).
 
 Pure functions over pandas frames and numpy arrays (the CLI reads the data and prints the
-result). Every model figure is reported next to the naive baseline's, never alone:
+result). The measures:
 
 - naive baseline: the customer's past repeat rate times the holdout length,
   ``frequency / T × holdout`` (0 for a customer first seen on the calibration end, ``T = 0``);
@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from engine.clv import bgnbd
 
 
 def summarise(orders: pd.DataFrame, *, customer: str, date: str, value: str | None = None,
@@ -62,7 +61,8 @@ def calibration_holdout(orders: pd.DataFrame, *, customer: str, date: str, calib
 
     Customers are those with an order on or before ``calibration_end``; ``actual`` is their
     number of distinct order days in ``(calibration_end, calibration_end + holdout_days]``
-    (default: up to the last order date). Returns the frame and the holdout length in days.
+    (default: up to the last order date) and, with ``value``, ``actual_value`` their revenue
+    there. Returns the frame and the holdout length in days.
     """
     end = pd.Timestamp(calibration_end).normalize()
     dates = pd.to_datetime(orders[date]).dt.normalize()
@@ -70,9 +70,13 @@ def calibration_holdout(orders: pd.DataFrame, *, customer: str, date: str, calib
     if stop <= end:
         raise ValueError(f"no holdout: the data end on {dates.max().date()}, not after the calibration end {end.date()}")
     summary = summarise(orders, customer=customer, date=date, value=value, as_of=end)
-    later = orders.loc[(dates > end) & (dates <= stop), [customer]].assign(_day=dates[(dates > end) & (dates <= stop)])
+    window = (dates > end) & (dates <= stop)
+    later = orders.loc[window, [customer]].assign(_day=dates[window])
     actual = later.drop_duplicates().groupby(customer).size()
     summary["actual"] = actual.reindex(summary.index).fillna(0).astype(float)
+    if value:
+        revenue = orders.loc[window].groupby(customer)[value].sum()
+        summary["actual_value"] = revenue.reindex(summary.index).fillna(0.0).astype(float)
     return summary, int((stop - end).days)
 
 
@@ -125,53 +129,3 @@ def naive_prediction(frequency, T, horizon: float) -> np.ndarray:
     frequency, T = np.asarray(frequency, dtype=float), np.asarray(T, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(T > 0, frequency / T * horizon, 0.0)
-
-
-def evaluate(frequency, recency, T, actual, horizon: float, *, alive=None, min_repeat_customers: int = 100,
-             max_iterations: int = 1000, max_frequency_bucket: int = 7) -> dict[str, Any]:
-    """Refit BG/NBD on the calibration summary and score the holdout against the naive baseline.
-
-    ``actual`` are the repeat purchases in the ``horizon`` after the calibration end (same
-    time unit as ``recency`` and ``T``); ``alive`` is the optional true alive state at the
-    calibration end. Returns a JSON-ready dict; model figures are None (with the fit's message)
-    when the model could not be fitted.
-    """
-    x, t_x, T_, y = (np.asarray(v, dtype=float) for v in (frequency, recency, T, actual))
-    valid = bgnbd.check_summary(x, t_x, T_) & np.isfinite(y)
-    x, t_x, T_, y = x[valid], t_x[valid], T_[valid], y[valid]
-    alive_arr = None if alive is None else np.asarray(alive, dtype=bool)[valid]
-    fit = bgnbd.fit(x, t_x, T_, min_repeat_customers=min_repeat_customers, max_iterations=max_iterations)
-    naive = naive_prediction(x, T_, horizon)
-    model = p_alive = None
-    if fit.converged and fit.params:
-        params = bgnbd.BgNbdParams.from_dict(fit.params)
-        model = bgnbd.conditional_expected_purchases(params, horizon, x, t_x, T_)
-        p_alive = bgnbd.p_alive(params, x, t_x, T_)
-
-    def total(pred: np.ndarray | None) -> dict[str, float] | None:
-        if pred is None:
-            return None
-        predicted = float(pred.sum())
-        return {"predicted": predicted, "error_pct": 100.0 * (predicted - y.sum()) / y.sum() if y.sum() else None}
-
-    buckets = []
-    capped = np.minimum(x, max_frequency_bucket)
-    for k in range(max_frequency_bucket + 1):
-        sel = capped == k
-        if sel.any():
-            buckets.append({"frequency": f"{k}+" if k == max_frequency_bucket else str(k), "customers": int(sel.sum()),
-                            "actual_mean": float(y[sel].mean()), "naive_mean": float(naive[sel].mean()),
-                            "model_mean": None if model is None else float(model[sel].mean())})
-    return {
-        "customers": int(len(x)), "excluded_invalid": int((~valid).sum()), "horizon": float(horizon),
-        "fit": fit.as_dict(),
-        "aggregate": {"actual": float(y.sum()), "model": total(model), "naive": total(naive)},
-        "mae": {"model": None if model is None else float(np.abs(model - y).mean()),
-                "naive": float(np.abs(naive - y).mean()), "mean_actual": float(y.mean()) if len(y) else None},
-        "gini": {"model": None if model is None else normalized_gini(y, model), "naive": normalized_gini(y, naive)},
-        "auc_p_alive": None if (p_alive is None or alive_arr is None) else auc(alive_arr, p_alive),
-        # its baseline: rank by recency alone (the more recent the last purchase, the more alive)
-        "auc_recency_baseline": None if alive_arr is None else auc(alive_arr, -(T_ - t_x)),
-        "by_frequency": buckets,
-        "message": fit.message,
-    }

@@ -20,6 +20,13 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from engine.clv import FitResult, compress, minimize_log, skipped
+from engine.clv.validation import check_params
+from engine.errors import InvalidSummaryError
+
+# influence warning: dropping the most influential 0.1% of customers (1 to 100) moves a parameter by > 25%
+INFLUENTIAL_SHARE = 0.001
+INFLUENTIAL_MAX = 100
+INFLUENCE_LIMIT = 0.25
 
 NAMES = ("p", "q", "gamma")
 
@@ -124,9 +131,69 @@ def fit(x, m, weights=None, *, min_customers: int = 1, max_iterations: int = 100
         result.message = (f"unusable fit: q = {result.params['q']:.3g} <= 1, so the population mean spend "
                           "pγ/(q-1) is unbounded")
     result.extra.update(n_excluded=n_excluded, corr_x_m=corr)
+    if result.converged and result.extra.get("covariance_log") is not None:
+        result.extra["influence"] = influence(result, x, m, w)
+        if result.extra["influence"]["warning"]:
+            result.extra["warning"] = result.extra["influence"]["warning"]
     if result.params is not None and result.params["q"] > 1.0:
         result.extra["population_mean"] = GammaGammaParams.from_dict(result.params).population_mean
     return result
+
+
+def _row_gradients(params: GammaGammaParams, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Each row's gradient of its log-likelihood, eq. (1), in ``log(p, q, γ)`` (rows × 3)."""
+    p, q, g = params.p, params.q, params.gamma
+    px = p * x
+    log_den = np.log(g + x * m)
+    psi = digamma(px + q)
+    d_p = x * (psi - digamma(px) + np.log(x) + np.log(m) - log_den)
+    d_q = psi - digamma(q) + np.log(g) - log_den
+    d_g = q / g - (px + q) / (g + x * m)
+    return np.stack([d_p * p, d_q * q, d_g * g], axis=1)
+
+
+def influence(result: FitResult, x: np.ndarray, m: np.ndarray, w: np.ndarray) -> dict:
+    """How far the few most influential customers move the estimate.
+
+    Customers are ranked by ``g_i' · cov · g_i`` (their score through the inverse information:
+    the one-step leave-out distance); the top ``INFLUENTIAL_SHARE`` of them (at least one, at
+    most ``INFLUENTIAL_MAX``) are dropped and the model refitted. A warning is returned when
+    that changes any parameter by more than ``INFLUENCE_LIMIT``: a handful of customers then
+    carry an outsized share of the likelihood (a single $1e9 order day does, by far).
+    """
+    params = GammaGammaParams.from_dict(result.params)
+    cov = np.asarray(result.extra["covariance_log"])
+    g = _row_gradients(params, x, m)
+    distance = np.einsum("ij,jk,ik->i", g, cov, g)
+    n = float(w.sum())
+    k = int(min(max(1, np.ceil(INFLUENTIAL_SHARE * n)), INFLUENTIAL_MAX))
+    order = np.argsort(-distance, kind="stable")
+    keep_w = w.copy()
+    left = float(k)
+    for i in order:
+        take = min(keep_w[i], left)
+        keep_w[i] -= take
+        left -= take
+        if left <= 0:
+            break
+    worst = int(order[0])
+    out = {"customers": k, "share_of_customers": k / max(n, 1.0),
+           "most_influential": {"x": float(x[worst]), "m": float(m[worst])}, "parameter_change": None,
+           "warning": None}
+    keep = keep_w > 0
+    data = _Data(x[keep], m[keep], keep_w[keep])
+    refit = minimize_log(lambda th: _neg_ll_and_grad(th, data), list(result.params.values()), NAMES,
+                         total_weight=float(keep_w.sum()), model="gamma_gamma", n_customers=int(keep_w.sum()))
+    if refit.params is None:
+        return out
+    change = {name: refit.params[name] / result.params[name] - 1.0 for name in NAMES}
+    out["parameter_change"] = change
+    if any(abs(v) > INFLUENCE_LIMIT for v in change.values()):
+        moves = "/".join(f"{v:+.0%}" for v in change.values())
+        out["warning"] = (f"influence: without its {k:,} most influential customer(s) ({k / n:.2%}) the spend model's "
+                          f"p/q/gamma move by {moves} (limit ±{INFLUENCE_LIMIT:.0%}); the most influential has "
+                          f"x={x[worst]:g}, mean spend {m[worst]:,.2f}: check them before trusting predicted CLV")
+    return out
 
 
 def _weighted_corr(x: np.ndarray, m: np.ndarray, w: np.ndarray) -> float | None:
@@ -145,7 +212,14 @@ def conditional_expected_value(params: GammaGammaParams, x, m) -> np.ndarray:
     weight ``px/(px+q-1)`` on ``m̄``. Customers the model cannot score from their own spend
     (no repeat purchase, or ``m̄`` missing or not positive) get the population mean.
     """
-    x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
+    check_params(params)
+    x, m = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(m, dtype=float))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(x) | (x < 0) | (x != np.round(x)) | ((x > 0) & np.isfinite(m) & (m < 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        raise InvalidSummaryError(f"{int(bad.sum()):,} invalid spend row(s): frequency must be a whole number "
+                                  f">= 0 and mean spend not negative (e.g. x={x.ravel()[i]}, m={m.ravel()[i]})")
     own = usable(x, m)
     with np.errstate(all="ignore"):
         value = params.p * (params.gamma + x * m) / (params.p * x + params.q - 1.0)

@@ -2,7 +2,8 @@
 
 Selectors (space or comma separated, unioned): a spec name (``silver.orders`` or just
 ``orders`` when unambiguous), ``layer:silver``, ``+name`` (with everything upstream),
-``name+`` (with everything downstream), ``+name+`` (both).
+``name+`` (with everything downstream), ``+name+`` (both); the operators apply to layers too
+(``layer:bronze+`` is bronze and everything downstream of it).
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def _resolve_name(graph: Graph, word: str) -> str:
         return short[0]
     if len(short) > 1:
         raise UsageError(f"'{word}' is ambiguous: {', '.join(sorted(short))}; use the full name")
+    if "." not in word:  # a short name: suggest among short names, shown as full names
+        by_short = {n.split(".", 1)[1]: n for n in graph.specs}
+        close = did_you_mean(word, by_short)
+        if close:
+            guess = close.split("'")[1]
+            raise UsageError(f"no spec named '{word}' (did you mean '{by_short.get(guess, guess)}'?)")
     raise UsageError(f"no spec named '{word}'{did_you_mean(word, graph.specs)}")
 
 
@@ -42,11 +49,18 @@ def select(graph: Graph, selectors: list[str] | None) -> list[str]:
     chosen: set[str] = set()
     layers = sorted({graph.layer_of(n) for n in graph.specs})
     for word in words:
-        if word.startswith("layer:"):
-            layer = word.split(":", 1)[1]
+        if word.startswith(("layer:", "+layer:")):
+            up, down = word.startswith("+"), word.endswith("+")
+            layer = word.strip("+").split(":", 1)[1]
             if layer not in layers:
                 raise UsageError(f"no spec in layer '{layer}'{did_you_mean(layer, layers)}")
-            chosen |= {n for n in graph.specs if graph.layer_of(n) == layer}
+            members = {n for n in graph.specs if graph.layer_of(n) == layer}
+            chosen |= members
+            for name in members:  # layer:bronze+ is bronze and everything downstream of it
+                if up:
+                    chosen |= _closure(graph, name, graph.upstream)
+                if down:
+                    chosen |= _closure(graph, name, graph.downstream)
             continue
         up, down = word.startswith("+"), word.endswith("+")
         name = _resolve_name(graph, word.strip("+"))

@@ -56,8 +56,39 @@ class ClvEvaluation(BaseModel):
     truth: ClvTruth | None = None
 
 
+ModelName = Literal["bgnbd", "mbgnbd", "pareto_nbd", "auto"]
+
+
+class ClvSelection(BaseModel):
+    """How ``model: auto`` chooses: a backtest on the step's own order rows.
+
+    The summary is rebuilt ``holdout_days`` before the last order date from these rows; every
+    family is fitted on that calibration window (same ``fit_filter``) and the one with the
+    lowest holdout MAE per customer is kept (ties: the higher log-likelihood), then refitted on
+    everything.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    orders: str = Field(description="a frame of this spec with one row per order (an input or an earlier `as:`)")
+    customer: str = Field(description="the customer column, in the orders and in this step's input")
+    date: str = Field(description="the purchase date column")
+    holdout_days: int = Field(180, ge=7, description="the holdout the families are compared on")
+
+
+class ClvIntervals(BaseModel):
+    """Parameter-uncertainty intervals for expected orders and predicted CLV."""
+
+    model_config = ConfigDict(extra="forbid")
+    level: float = Field(0.8, gt=0, lt=1, description="0.8: the 10th and 90th percentiles")
+    draws: int = Field(100, ge=10, le=2000, description="parameter sets sampled from the estimate's normal")
+    seed: int = Field(19, ge=0, description="same seed, same intervals")
+
+
 class ClvModelStep(StepBase):
-    """Fit BG/NBD (+ Gamma-Gamma) on a per-customer summary; add the predictive columns.
+    """Fit a purchase model (+ Gamma-Gamma) on a per-customer summary; add the predictive columns.
+
+    ``model`` is ``bgnbd`` (default), ``mbgnbd``, ``pareto_nbd`` or ``auto`` (chosen by a
+    backtest, see :class:`ClvSelection`). Every prediction has an interval (``_low``/``_high``).
 
     Fitting runs on the driver on the summary compressed to distinct rows; scoring is
     vectorised. With too little data (fewer than ``min_repeat_customers`` repeat customers) or a
@@ -66,6 +97,9 @@ class ClvModelStep(StepBase):
     """
 
     type: Literal["clv_model"]
+    model: ModelName = Field("bgnbd", description="the purchase model; auto: the best of the three by backtest")
+    selection: ClvSelection | None = Field(None, description="required with model: auto")
+    intervals: ClvIntervals = Field(default_factory=ClvIntervals)
     columns: ClvColumns = Field(default_factory=ClvColumns)
     time_unit: TimeUnit = Field("days", description="unit of recency and T")
     horizon: float = Field(365, gt=0, description="prediction horizon, in horizon_unit")
@@ -86,6 +120,13 @@ class ClvModelStep(StepBase):
             raise ValueError(f"clv_model: the summary columns must differ (got {', '.join(names)})")
         return self
 
+    @model_validator(mode="after")
+    def _auto_needs_selection(self) -> "ClvModelStep":
+        if self.model == "auto" and self.selection is None:
+            raise ValueError("clv_model: model: auto needs a 'selection:' block (orders, customer, date) "
+                             "to backtest the families on")
+        return self
+
     @property
     def column_suffix(self) -> str:
         """``365`` for ``horizon: 365``, ``52.5`` -> ``52_5``, or the explicit ``suffix``."""
@@ -102,8 +143,10 @@ class ClvModelStep(StepBase):
     @property
     def output_columns(self) -> dict[str, str]:
         """Role -> name of the columns the step adds (value columns only with a spend column)."""
-        out = {"p_alive": "p_alive", "expected_orders": f"expected_orders_{self.column_suffix}"}
+        sfx = self.column_suffix
+        out = {"model": "clv_model", "p_alive": "p_alive", "expected_orders": f"expected_orders_{sfx}",
+               "expected_orders_low": f"expected_orders_{sfx}_low", "expected_orders_high": f"expected_orders_{sfx}_high"}
         if self.columns.monetary:
-            out["expected_order_value"] = "expected_order_value"
-            out["predicted_clv"] = f"predicted_clv_{self.column_suffix}"
+            out.update(expected_order_value="expected_order_value", predicted_clv=f"predicted_clv_{sfx}",
+                       predicted_clv_low=f"predicted_clv_{sfx}_low", predicted_clv_high=f"predicted_clv_{sfx}_high")
         return out

@@ -1,17 +1,18 @@
-"""The ``clv_model`` step: fit BG/NBD + Gamma-Gamma on the driver, score in Spark.
+"""The ``clv_model`` step: fit the purchase model + Gamma-Gamma on the driver, join the scores.
 
 1. One Spark aggregate compresses the per-customer summary to distinct
-   ``(x, t_x, T, m̄ of repeat customers)`` rows with counts (invalid rows fold into one group);
-   that small table is collected (Arrow) and both models are fitted on it in numpy.
-2. Scoring never runs Python per row. ``P(alive)`` and the Gamma-Gamma conditional mean are
-   Spark SQL expressions with the fitted parameters as literals. The expected number of
-   purchases is ``P(alive) × growth(x, T)`` where ``growth`` (the hypergeometric part, see
-   :func:`engine.clv.bgnbd.growth`) depends on ``x`` and ``T`` only: it is computed in numpy
-   for each distinct ``(x, T)`` and joined back (broadcast).
-3. A model that cannot be fitted (too little data, no convergence, an unusable estimate)
-   leaves its columns null; the input columns are kept as they are and the run goes on. The
-   fit report (parameters, log-likelihood, convergence, counts, the reason when skipped) is
-   appended to ``ctx.artefacts``; the run record keeps it.
+   ``(x, t_x, T, m̄ of repeat customers, in the fit)`` rows with counts; that table is collected
+   (Arrow). Invalid summaries are screened there (:func:`engine.clv.validation.screen`): they
+   are counted per reason with an example, reported, kept in the output with null predictions.
+2. ``model: auto`` first backtests the three families on the step's own order rows
+   (:mod:`engine.clv.selection`); then the chosen family and Gamma-Gamma are fitted in numpy.
+3. Every distinct row is scored on the driver — P(alive), expected and discounted purchases
+   (growth once per distinct ``(x, T)``), expected order value, predicted CLV and their
+   intervals (:mod:`engine.clv.intervals`) — and the table is joined back to the customers
+   (broadcast when small). No Python runs per Spark row.
+4. A model that cannot be fitted leaves its columns null; the input columns are kept and the
+   run goes on. The report (model, why it was chosen, parameters with standard errors,
+   exclusions per reason, influence warning) is appended to ``ctx.artefacts``.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from engine.clv import FitResult, skipped, summary_line
-from engine.clv import bgnbd, gamma_gamma
+from engine.clv import FitResult, gamma_gamma, selection, skipped, summary_line
+from engine.clv.families import FAMILIES, Family, score
+from engine.clv.intervals import intervals
+from engine.clv.validation import screen
 from engine.spec.clv import UNIT_DAYS, ClvModelStep
-from engine.steps.context import StepContext
+from engine.steps.context import RuleOutcome, StepContext
 
-_BROADCAST_MAX_ROWS = 2_000_000
+_BROADCAST_MAX_ROWS = 1_000_000
 _TMP = "__clv_"
 
 
@@ -49,14 +52,6 @@ def arrow_transfers(spark: SparkSession) -> Iterator[None]:
             spark.conf.set(key, old)
 
 
-def _is_valid(x: Column, t_x: Column, T: Column) -> Column:
-    """A usable BG/NBD summary row (same rules as :func:`engine.clv.bgnbd.check_summary`)."""
-    present = x.isNotNull() & t_x.isNotNull() & T.isNotNull() & ~F.isnan(x) & ~F.isnan(t_x) & ~F.isnan(T)
-    finite = (F.abs(x) < float("inf")) & (F.abs(t_x) < float("inf")) & (F.abs(T) < float("inf"))
-    return (present & finite & (x >= 0) & (x == F.floor(x)) & (t_x >= 0) & (t_x <= T)
-            & ((x > 0) == (t_x > 0)))
-
-
 def _fit_safely(fit: Any, model: str, *args: Any, **kwargs: Any) -> FitResult:
     """A fit whose unexpected exception becomes a reported failure, not a failed pipeline."""
     try:
@@ -65,8 +60,36 @@ def _fit_safely(fit: Any, model: str, *args: Any, **kwargs: Any) -> FitResult:
         return skipped(model, f"the fit failed: {type(exc).__name__}: {exc}")
 
 
+def _choose_family(step: ClvModelStep, frame: DataFrame, learn: Column, ctx: StepContext) -> tuple[Family, dict | None]:
+    """The family to fit: the configured one, or the backtest's choice for ``model: auto``."""
+    if step.model != "auto":
+        return FAMILIES[step.model], None
+    sel = step.selection
+    assert sel is not None
+    if sel.orders not in ctx.frames:
+        raise ValueError(f"clv_model: selection.orders '{sel.orders}' is not a frame of this spec "
+                         f"(have: {', '.join(sorted(ctx.frames))})")
+    orders = ctx.frame(sel.orders)
+    for name, columns in ((sel.orders, orders.columns), ("the step's input", frame.columns)):
+        lost = [c for c in ((sel.customer, sel.date) if name == sel.orders else (sel.customer,)) if c not in columns]
+        if lost:
+            raise ValueError(f"clv_model: selection: no column {', '.join(lost)} in {name}")
+    with arrow_transfers(ctx.spark):
+        days = (orders.where(F.col(f"`{sel.customer}`").isNotNull())
+                .select(F.col(f"`{sel.customer}`").alias("c"), F.to_date(F.col(f"`{sel.date}`")).alias("d"))
+                .distinct().toPandas())
+        flags = frame.select(F.col(f"`{sel.customer}`").alias("c"), learn.alias("learn")).toPandas()
+    report = selection.select(days, flags.set_index("c")["learn"], customer="c", date="d",
+                              holdout_days=sel.holdout_days, days_per_unit=UNIT_DAYS[step.time_unit],
+                              min_repeat_customers=step.min_repeat_customers, max_iterations=step.max_iterations)
+    chosen = report["chosen"] or "bgnbd"
+    if report["chosen"] is None:
+        report["reason"] += "; BG/NBD is fitted on everything instead"
+    return FAMILIES[chosen], report
+
+
 def run_clv_model(step: ClvModelStep, frame: DataFrame, ctx: StepContext) -> DataFrame:
-    """Add p_alive, expected orders, expected order value and predicted CLV to a customer summary."""
+    """Add P(alive), expected orders, expected order value, predicted CLV and intervals to a summary."""
     started = time.monotonic()
     cols = step.columns
     wanted = [c for c in (cols.frequency, cols.recency, cols.T, cols.monetary) if c]
@@ -78,129 +101,130 @@ def run_clv_model(step: ClvModelStep, frame: DataFrame, ctx: StepContext) -> Dat
     if clash:
         raise ValueError(f"clv_model: the input already has column(s) {', '.join(clash)}")
     if not frame.is_cached:
-        frame = frame.persist()  # read twice: by the fit's aggregate and by the output
+        frame = frame.persist()  # read by the fit's aggregate, the selection and the output
         ctx.cached.append(frame)
 
-    # the summary as doubles, null on invalid rows: computed once, below the join
     x0, tx0, T0 = (F.col(f"`{c}`").cast("double") for c in (cols.frequency, cols.recency, cols.T))
-    valid0 = _is_valid(x0, tx0, T0)
     m0 = F.col(f"`{cols.monetary}`").cast("double") if cols.monetary else F.lit(None).cast("double")
     learn0 = F.coalesce(F.expr(step.fit_filter), F.lit(False)) if step.fit_filter else F.lit(True)
-    keyed = frame.select("*", *[F.when(valid0, c).alias(_TMP + n)
-                                for n, c in (("x", x0), ("t_x", tx0), ("T", T0), ("learn", learn0))],
-                         F.when(valid0 & (x0 > 0), m0).alias(_TMP + "m"))
-    x, t_x, T, m = (F.col(_TMP + n) for n in ("x", "t_x", "T", "m"))
-
-    summary = keyed.groupBy(x.alias("x"), t_x.alias("t_x"), T.alias("T"), m.alias("m"),
-                            F.col(_TMP + "learn").alias("learn")).agg(F.count(F.lit(1)).alias("n"))
+    keys = (_TMP + "x", _TMP + "t_x", _TMP + "T", _TMP + "m")
+    keyed = frame.select("*", x0.alias(keys[0]), tx0.alias(keys[1]), T0.alias(keys[2]),
+                         F.when(x0 > 0, m0).alias(keys[3]))
+    summary = keyed.groupBy(*[F.col(k) for k in keys], learn0.alias("learn")).agg(F.count(F.lit(1)).alias("n"))
     with arrow_transfers(ctx.spark):
         rows = summary.toPandas()
-    bad = rows["x"].isna()
-    n_invalid = int(rows.loc[bad, "n"].sum())
-    rows = rows.loc[~bad]
-    xs, txs, Ts, ms = (rows[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "m"))
+    xs, txs, Ts, ms = (rows[k].to_numpy(dtype=float) for k in keys)
     weights = rows["n"].to_numpy(dtype=float)
-    fit_w = np.where(rows["learn"].to_numpy(dtype=bool), weights, 0.0)  # zero weight: scored, not learnt from
+    checked = screen(xs, txs, Ts, weights)
+    ok = checked.valid
+    learnt = rows["learn"].to_numpy(dtype=bool) & ok & ~checked.zero_T
+    fit_w = np.where(learnt, weights, 0.0)  # zero weight: scored, not learnt from
+    ctx.rules.append(RuleOutcome(step=ctx.step_label, rule="valid_clv_summary", kind="clv_summary", action="warn",
+                                 known_checked=int(weights.sum()), known_failed=checked.n_invalid))
 
-    bg = _fit_safely(bgnbd.fit, "bgnbd", xs, txs, Ts, fit_w, min_repeat_customers=step.min_repeat_customers,
-                     max_iterations=step.max_iterations)
-    gg = None
+    family, chosen = _choose_family(step, frame, learn0, ctx)
+    purchase = _fit_safely(family.fit, family.name, xs[ok], txs[ok], Ts[ok], fit_w[ok],
+                           min_repeat_customers=step.min_repeat_customers, max_iterations=step.max_iterations)
+    spend = None
     if cols.monetary:
-        gg = _fit_safely(gamma_gamma.fit, "gamma_gamma", xs, ms, fit_w, min_customers=step.min_repeat_customers,
-                         max_iterations=step.max_iterations)
-
+        spend = _fit_safely(gamma_gamma.fit, "gamma_gamma", xs[ok], ms[ok], fit_w[ok],
+                            min_customers=step.min_repeat_customers, max_iterations=step.max_iterations)
     horizon = step.horizon_in_time_unit
     report: dict[str, Any] = {
         "kind": "clv_model", "step": ctx.step_label, "spec": ctx.spec_name,
+        "model": family.name, "model_label": family.label, "model_setting": step.model,
+        "model_reason": chosen["reason"] if chosen else f"model: {step.model} in the spec",
+        "selection": chosen, "one_time_buyers_can_churn": family.one_time_buyers_can_churn,
         "time_unit": step.time_unit, "horizon": step.horizon, "horizon_unit": step.horizon_unit or step.time_unit,
         "horizon_in_time_unit": horizon, "annual_discount_rate": step.annual_discount_rate,
-        "columns": outputs, "customers": int(weights.sum()) + n_invalid, "invalid_customers": n_invalid,
-        "fit_filter": step.fit_filter, "excluded_from_fit": int(weights.sum() - fit_w.sum()),
-        "bgnbd": bg.as_dict(), "gamma_gamma": gg.as_dict() if gg else None,
+        "columns": outputs, "customers": int(weights.sum()), "invalid_customers": checked.n_invalid,
+        "invalid": checked.as_dict(), "zero_T_customers": int(weights[checked.zero_T].sum()),
+        "fit_filter": step.fit_filter, "excluded_from_fit": int(weights[ok].sum() - fit_w.sum()),
+        "purchase_model": purchase.as_dict(), "gamma_gamma": spend.as_dict() if spend else None,
     }
-
+    report["warnings"] = [w for w in ([checked.message()] if checked.n_invalid else [])
+                          + [spend.extra.get("warning") if spend else None] if w]
+    table = _score_table(step, family, purchase, spend, xs[ok], txs[ok], Ts[ok], ms[ok], weights[ok], report)
+    new_cols = {"p_alive": "p_alive", "expected_orders": "e", "expected_orders_low": "e_lo",
+                "expected_orders_high": "e_hi", "expected_order_value": "v", "predicted_clv": "clv",
+                "predicted_clv_low": "c_lo", "predicted_clv_high": "c_hi"}
     null = F.lit(None).cast("double")
-    p_alive = expected = discounted = value = None
-    scored = keyed
-    if bg.converged and bg.params:
-        params = bgnbd.BgNbdParams.from_dict(bg.params)
-        growth, report["scoring"] = _growth_table(ctx.spark, params, xs, txs, Ts, weights, horizon,
-                                                  step.annual_discount_rate, UNIT_DAYS[step.time_unit])
-        small = report["scoring"]["distinct_x_T"] <= _BROADCAST_MAX_ROWS
-        scored = keyed.join(F.broadcast(growth) if small else growth, on=[_TMP + "x", _TMP + "T"], how="left")
-        p_alive = _p_alive_sql(params, x, t_x, T)  # null where the summary is invalid (x is null)
-        expected = p_alive * F.col(_TMP + "g")
-        discounted = p_alive * F.col(_TMP + "gd") if step.annual_discount_rate > 0 else expected
-    if gg is not None and gg.converged and gg.params:
-        value = _expected_value_sql(gamma_gamma.GammaGammaParams.from_dict(gg.params), x, m)
-
-    new = {outputs["p_alive"]: p_alive, outputs["expected_orders"]: expected}
-    if cols.monetary:
-        new[outputs["expected_order_value"]] = value
-        new[outputs["predicted_clv"]] = discounted * value if discounted is not None and value is not None else None
-    report["status"], report["message"] = _status(bg, gg)
+    if table is None:
+        scored = keyed
+        values = {name: null for name in outputs.values()}
+    else:
+        with arrow_transfers(ctx.spark):
+            right = ctx.spark.createDataFrame(table)
+        right = right.select(*[F.col(c).alias(_TMP + "r_" + c) for c in right.columns])
+        cond = [F.col(k) == F.col(_TMP + "r_" + k) for k in keys[:3]] + [F.col(keys[3]).eqNullSafe(F.col(_TMP + "r_" + keys[3]))]
+        small = len(table) <= _BROADCAST_MAX_ROWS
+        scored = keyed.join(F.broadcast(right) if small else right, on=cond, how="left")
+        values = {name: (F.col(_TMP + "r_" + new_cols[role]) if new_cols[role] in table.columns else null)
+                  for role, name in outputs.items() if role != "model"}
+    report["status"], report["message"] = _status(family, purchase, spend)
     report["seconds_driver"] = round(time.monotonic() - started, 3)
     report["summary"] = summary_line(report)
     ctx.artefacts.append(report)
+    model_name = F.lit(family.name if table is not None else None).cast("string")
     return scored.select(*[F.col(f"`{c}`") for c in frame.columns],
-                         *[(null if col is None else col.cast("double")).alias(name) for name, col in new.items()])
+                         *[(model_name if role == "model" else F.when(~F.isnan(values[name]), values[name]).cast("double"))
+                           .alias(name) for role, name in outputs.items()])
 
 
-def _status(bg: FitResult, gg: FitResult | None) -> tuple[str, str]:
+def _score_table(step: ClvModelStep, family: Family, purchase: FitResult, spend: FitResult | None, x: np.ndarray,
+                 t_x: np.ndarray, T: np.ndarray, m: np.ndarray, w: np.ndarray,
+                 report: dict[str, Any]) -> pd.DataFrame | None:
+    """Predictions per distinct valid ``(x, t_x, T, m̄)`` (the join keys), or None without a fit."""
+    if not (purchase.converged and purchase.params):
+        return None
+    table = pd.DataFrame({_TMP + "x": x, _TMP + "t_x": t_x, _TMP + "T": T, _TMP + "m": m, "n": w})
+    table = table.groupby([_TMP + "x", _TMP + "t_x", _TMP + "T", _TMP + "m"], dropna=False, sort=False,
+                          as_index=False)["n"].sum()
+    x, t_x, T, m, w = (table[c].to_numpy(dtype=float) for c in table.columns)
+    params = family.params(purchase.params)
+    rate, unit = step.annual_discount_rate, UNIT_DAYS[step.time_unit]
+    s = score(family, params, step.horizon_in_time_unit, x, t_x, T, annual_rate=rate, days_per_unit=unit)
+    out = {"p_alive": s["p_alive"], "e": _clean(s["expected"])}
+    spend_ok = spend is not None and spend.converged and spend.params
+    if spend_ok:
+        value = gamma_gamma.conditional_expected_value(gamma_gamma.GammaGammaParams.from_dict(spend.params), x, m)
+        out["v"], out["clv"] = value, _clean(s["discounted"]) * value
+    band = intervals(family, purchase, spend if spend_ok else None, step.horizon_in_time_unit, x, t_x, T,
+                     m if spend_ok else None, discount_ratio=s["discount_ratio"], level=step.intervals.level,
+                     draws=step.intervals.draws, seed=step.intervals.seed)
+    if band.get("draws"):
+        out["e_lo"], out["e_hi"] = band["expected_low"], band["expected_high"]
+        if "clv_low" in band:
+            out["c_lo"], out["c_hi"] = band["clv_low"], band["clv_high"]
+    finite = np.isfinite(out["e"])
+    report["scoring"] = {
+        "distinct_rows": int(len(x)), "distinct_x_T": int(s["growth_pairs"]),
+        "customers_not_scored": int(w[~finite].sum()),
+        "mean_p_alive": float(w @ s["p_alive"] / w.sum()) if w.sum() else None,
+        "mean_p_alive_one_time_buyers": (float(w[x == 0] @ s["p_alive"][x == 0] / w[x == 0].sum())
+                                         if w[x == 0].sum() else None),
+        "expected_orders_total": float(w[finite] @ out["e"][finite]),
+        "intervals": {k: v for k, v in band.items() if not isinstance(v, np.ndarray)},
+    }
+    for name, values in out.items():
+        table[name] = values
+    return table.drop(columns=["n"])
+
+
+def _status(family: Family, purchase: FitResult, spend: FitResult | None) -> tuple[str, str]:
     """``fitted`` / ``partial`` / ``not_fitted`` and the sentence a run report shows."""
-    fits = [bg] + ([gg] if gg is not None else [])
+    fits = [purchase] + ([spend] if spend is not None else [])
     if all(f.converged for f in fits):
-        return "fitted", "all models fitted; predictive columns published"
+        return "fitted", f"{family.label} + Gamma-Gamma fitted; predictive columns published"
     parts = []
-    if not bg.converged:
-        parts.append(f"BG/NBD not used ({bg.message}): p_alive, expected orders and predicted CLV are null")
-    if gg is not None and not gg.converged:
-        parts.append(f"Gamma-Gamma not used ({gg.message}): expected order value and predicted CLV are null")
+    if not purchase.converged:
+        parts.append(f"{family.label} not used ({purchase.message}): p_alive, expected orders and predicted CLV are null")
+    if spend is not None and not spend.converged:
+        parts.append(f"Gamma-Gamma not used ({spend.message}): expected order value and predicted CLV are null")
     return ("partial" if any(f.converged for f in fits) else "not_fitted"), "; ".join(parts)
-
-
-def _p_alive_sql(params: bgnbd.BgNbdParams, x: Column, t_x: Column, T: Column) -> Column:
-    """P(alive) = 1 / (1 + δ_{x>0} · a/(b+x-1) · ((α+T)/(α+t_x))^(r+x)), FHL (2005) eq. (11), in logs."""
-    r, alpha, a, b = (F.lit(v) for v in (params.r, params.alpha, params.a, params.b))
-    log_odds = F.log(a) - F.log(b + x - 1) + (r + x) * (F.log(alpha + T) - F.log(alpha + t_x))
-    return F.when(x > 0, 1.0 / (1.0 + F.exp(log_odds))).when(x == 0, F.lit(1.0))
-
-
-def _expected_value_sql(params: gamma_gamma.GammaGammaParams, x: Column, m: Column) -> Column:
-    """E(M | x, m̄) = p(γ + x m̄)/(px + q - 1) for repeat customers with m̄ > 0, else pγ/(q-1)."""
-    p, q, g = (F.lit(v) for v in (params.p, params.q, params.gamma))
-    own = (x > 0) & m.isNotNull() & ~F.isnan(m) & (m > 0)
-    return (F.when(own, p * (g + x * m) / (p * x + q - 1))
-            .when(x.isNotNull(), F.lit(params.population_mean)))  # null x: an invalid summary row
 
 
 def _clean(values: np.ndarray) -> np.ndarray:
     """Rounding noise below zero becomes 0; a non-finite or clearly negative value becomes NaN (null)."""
     ok = np.isfinite(values) & (values > -1e-9)
     return np.where(ok, np.maximum(values, 0.0), np.nan)
-
-
-def _growth_table(spark: SparkSession, params: bgnbd.BgNbdParams, xs: np.ndarray, txs: np.ndarray,
-                  Ts: np.ndarray, weights: np.ndarray, horizon: float, rate: float,
-                  days_per_unit: float) -> tuple[DataFrame, dict[str, Any]]:
-    """growth(x, T) (and its discounted form) per distinct (x, T), as a Spark frame; plus stats."""
-    pairs = pd.DataFrame({"x": xs, "T": Ts}).drop_duplicates(ignore_index=True)
-    px, pT = pairs["x"].to_numpy(), pairs["T"].to_numpy()
-    table = {_TMP + "x": px, _TMP + "T": pT, _TMP + "g": _clean(bgnbd.growth(params, horizon, px, pT))}
-    if rate > 0:
-        table[_TMP + "gd"] = _clean(bgnbd.discounted_growth(params, horizon, px, pT, rate, days_per_unit))
-    # driver-side check and totals over every valid customer (the distinct rows carry counts)
-    alive = bgnbd.p_alive(params, xs, txs, Ts)
-    expected = bgnbd.conditional_expected_purchases(params, horizon, xs, txs, Ts)
-    finite = np.isfinite(_clean(expected))
-    stats = {
-        "distinct_x_T": int(len(pairs)),
-        "customers_not_scored": int(weights[~finite].sum()),
-        "mean_p_alive": float(weights @ alive / weights.sum()) if weights.sum() else None,
-        "expected_orders_total": float(weights[finite] @ expected[finite]),
-    }
-    with arrow_transfers(spark):
-        frame = spark.createDataFrame(pd.DataFrame(table))
-    frame = frame.select(*[F.when(~F.isnan(F.col(c)), F.col(c)).alias(c) if c.endswith(("_g", "_gd")) else c
-                           for c in frame.columns])  # NaN (not computable) -> null
-    return frame, stats

@@ -55,15 +55,19 @@ def test_backtest_report_counts_the_holdout_and_the_baseline(tmp_path: Path):
                                lambda index: backtest.true_alive(s.evaluation, tmp_path, index, end))
     assert report["customers"] == 2 and report["holdout_days"] == 10 and report["holdout_end"] == "2024-01-15"
     assert report["aggregate"]["actual"] == 1.0
-    # naive: past rate x holdout = 1/4 x 10 for a, 0/2 x 10 for b
-    assert report["aggregate"]["naive"]["predicted"] == pytest.approx(2.5)
-    assert report["mae"]["naive"] == pytest.approx((abs(2.5 - 1) + 0) / 2)
+    # naive: past rate x holdout = 1/4 x 10 for a; b (no repeat) gets the population's 1/(4+2) x 10
+    assert report["aggregate"]["naive"]["predicted"] == pytest.approx(2.5 + 10 / 6)
+    assert report["mae"]["naive"] == pytest.approx((abs(2.5 - 1) + 10 / 6) / 2)
+    # money: a's holdout revenue is 40 (Jan 11); naive money = orders x own mean repeat spend (20)
+    naive_money = report["baselines"]["naive"]["money"]
+    assert naive_money["predicted"] == pytest.approx(2.5 * 20 + 10 / 6 * 20)
     # b dropped out on Jan 3, before the calibration end: a alive, b not; recency ranks a first
     assert report["auc_recency_baseline"] == 1.0 and report["truth_note"] is None
     lines = backtest.report_lines({**report, "spec": "gold.x"})
     assert lines[0] == ("clv evaluation of gold.x: calibration to 2024-01-05, holdout 10 days (to 2024-01-15), "
                         "2 customers")
-    assert any(line.split()[:3] == ["MAE", "per", "customer"] and line.split()[-1] == "0.750" for line in lines)
+    naive_row = next(line for line in lines if line.strip().startswith("naive rate"))
+    assert naive_row.split()[2] == f"{(1.5 + 10 / 6) / 2:,.3f}"
 
 
 def test_truth_file_missing_or_incomplete_is_said_not_guessed(tmp_path: Path):

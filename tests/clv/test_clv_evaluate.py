@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from engine.clv import bgnbd
-from engine.clv.evaluate import (auc, calibration_holdout, evaluate, naive_prediction, normalized_gini, summarise,
-                                 true_alive_at)
+from engine.clv.compare import calibration_deciles, evaluate_all, naive_rate, rfm_regression
+from engine.clv.evaluate import auc, calibration_holdout, naive_prediction, normalized_gini, summarise, true_alive_at
 
 ORDERS = pd.DataFrame({
     "customer": ["a", "a", "a", "a", "b", "b", "c", "d", None],
@@ -54,23 +54,59 @@ def test_metrics():
     assert alive.tolist() == [True, False, True]
 
 
-def test_evaluation_on_simulated_customers_beats_the_naive_baseline():
+def _frame(x, t_x, T, y, m=None, v=None) -> pd.DataFrame:
+    out = pd.DataFrame({"frequency": x, "recency": t_x, "T": T, "actual": y,
+                        "monetary": np.nan if m is None else m})
+    if v is not None:
+        out["actual_value"] = v
+    return out
+
+
+def test_evaluation_on_simulated_customers_beats_the_baselines():
     true = bgnbd.BgNbdParams(0.6, 40.0, 0.7, 3.0)
     T = np.random.default_rng(1).integers(1, 720, 20_000).astype(float)
     sim = bgnbd.simulate(true, T, holdout=180, seed=3)
-    report = evaluate(sim["x"], sim["t_x"], sim["T"], sim["holdout_x"], 180, alive=sim["alive"])
-    assert report["fit"]["converged"] and report["customers"] == 20_000
-    agg = report["aggregate"]
-    assert abs(agg["model"]["error_pct"]) < 5 < abs(agg["naive"]["error_pct"])
-    assert report["mae"]["model"] < report["mae"]["naive"]
-    assert report["gini"]["model"] > report["gini"]["naive"] > 0
+    report = evaluate_all(_frame(sim["x"], sim["t_x"], sim["T"], sim["holdout_x"]), 180, alive=sim["alive"],
+                          setting="auto", draws=20)
+    assert report["customers"] == 20_000 and set(report["models"]) == {"bgnbd", "mbgnbd", "pareto_nbd"}
+    bg = report["models"]["bgnbd"]
+    assert bg["converged"] and abs(bg["orders"]["aggregate_error_pct"]) < 5
+    naive, rfm = report["baselines"]["naive"]["orders"], report["baselines"]["rfm_regression"]["orders"]
+    assert bg["orders"]["mae"] < naive["mae"] and bg["orders"]["mae"] < rfm["mae"]
+    assert bg["orders"]["gini"] > naive["gini"] > 0
+    # the chosen model is the one with the lowest MAE, and its figures feed the dashboard's summary keys
+    maes = {k: e["orders"]["mae"] for k, e in report["models"].items()}
+    assert report["chosen"] == min(maes, key=maes.get) and report["mae"]["model"] == maes[report["chosen"]]
     assert report["auc_p_alive"] > report["auc_recency_baseline"] > 0.5
     assert [b["frequency"] for b in report["by_frequency"]][-1] == "7+"
-    assert sum(b["customers"] for b in report["by_frequency"]) == 20_000
+    groups = bg["calibration"]
+    assert len(groups) == 10 and sum(g["customers"] for g in groups) == 20_000
+    assert groups[-1]["observed_active"] > groups[0]["observed_active"]
+    assert 0 <= bg["coverage"]["orders"] <= 1
 
 
-def test_evaluation_without_a_fit_reports_the_baseline_and_why():
-    report = evaluate([0, 1, 0], [0, 2, 0], [5, 5, 5], [0, 1, 0], 10)
+def test_baselines_by_hand():
+    x, T, m = np.array([2.0, 0, 4]), np.array([10.0, 5, 20]), np.array([30.0, np.nan, 10])
+    orders, money = naive_rate(x, T, m, 10)
+    pop = 6 / 35  # a one-time buyer gets the population's repeat rate, not 0
+    np.testing.assert_allclose(orders, [2.0, pop * 10, 2.0])
+    pop_value = (2 * 30 + 4 * 10) / 6  # purchase-weighted mean repeat spend
+    np.testing.assert_allclose(money, [60.0, pop * 10 * pop_value, 20.0])
+    # the regression is fitted on one half and applied to the other: an exactly linear target is recovered
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 10, 400).astype(float)
+    T = rng.uniform(50, 100, 400)
+    t_x = np.where(x > 0, T * rng.uniform(0.1, 1, 400), 0.0)
+    target = 0.5 + 0.3 * x + 0.01 * T
+    np.testing.assert_allclose(rfm_regression(x, t_x, T, np.full(400, np.nan), target), target, rtol=1e-8)
+    groups = calibration_deciles(np.array([0.1, 0.9, 0.5, 0.3]), np.array([False, True, True, False]), groups=2)
+    assert groups == [{"group": 1, "customers": 2, "predicted_p_alive": pytest.approx(0.2), "observed_active": 0.0},
+                      {"group": 2, "customers": 2, "predicted_p_alive": pytest.approx(0.7), "observed_active": 1.0}]
+
+
+def test_evaluation_without_a_fit_reports_the_baselines_and_why():
+    report = evaluate_all(_frame([0, 1, 0], [0, 2, 0], [5, 5, 5], [0, 1, 0]), 10, setting="bgnbd")
     assert report["fit"]["converged"] is False and "too little data" in report["message"]
     assert report["mae"]["model"] is None and report["mae"]["naive"] is not None
     assert report["aggregate"]["model"] is None and report["auc_p_alive"] is None
+    assert "orders" not in report["models"]["pareto_nbd"]

@@ -14,7 +14,9 @@ import pytest
 from scipy.optimize import check_grad
 
 from engine.clv import compress, minimize_log
-from engine.clv import bgnbd, gamma_gamma
+from engine.clv import bgnbd, gamma_gamma, mbgnbd, pareto_nbd
+from engine.clv.validation import screen
+from engine.errors import InvalidSummaryError
 
 CDNOW = __import__("pathlib").Path(__file__).resolve().parents[1] / "cases" / "clv" / "cdnow_summary.csv"
 
@@ -177,12 +179,23 @@ def test_too_little_data_is_skipped_with_a_reason():
     assert not gg.converged and gg.extra["n_excluded"] == 3 and "too little data" in gg.message
 
 
-def test_invalid_rows_are_left_out_of_the_fit(cdnow):
-    x = np.r_[cdnow["x"], [-1, 1.5, 2, 0, np.nan]]
-    t_x = np.r_[cdnow["t_x"], [0, 3, 50, 4, 1]]   # t_x > T; x = 0 with t_x > 0
-    T = np.r_[cdnow["T"], [10, 10, 10, 10, 10]]
+def test_invalid_rows_are_refused_with_a_count_and_an_example_per_reason(cdnow):
+    x = np.r_[cdnow["x"], [-1, 1.5, 2, 0, np.nan, 3, 1]]
+    t_x = np.r_[cdnow["t_x"], [0, 3, 50, 4, 1, 0, 2]]   # t_x > T; x = 0 with t_x > 0; x > 0 with t_x = 0
+    T = np.r_[cdnow["T"], [10, 10, 10, 10, 10, 10, -2]]
     assert bgnbd.check_summary(x, t_x, T).sum() == 2357
-    assert bgnbd.fit(x, t_x, T).log_likelihood == pytest.approx(-9582.43, abs=0.01)
+    found = screen(x, t_x, T)
+    assert {k: v["count"] for k, v in found.reasons.items()} == {
+        "missing": 1, "negative": 2, "fractional frequency": 1, "recency > T": 1, "recency without repeats": 1,
+        "repeats without recency": 1}
+    assert found.reasons["negative"]["example"] == {"x": -1, "t_x": 0, "T": 10}
+    assert found.reasons["recency > T"]["example"] == {"x": 2, "t_x": 50, "T": 10}
+    for module in (bgnbd, mbgnbd, pareto_nbd):
+        with pytest.raises(InvalidSummaryError, match=r"7 invalid summaries: missing 1 \(e.g. x=None, t_x=1, T=10\); "
+                                                      r"negative 2 \(e.g. x=-1"):
+            module.fit(x, t_x, T)
+    ok = found.valid
+    assert bgnbd.fit(x[ok], t_x[ok], T[ok]).log_likelihood == pytest.approx(-9582.43, abs=0.01)
 
 
 def test_non_convergence_is_reported_not_hidden(cdnow):

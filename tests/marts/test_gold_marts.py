@@ -183,7 +183,9 @@ CLV_COLUMNS = ["as_of", "first_order_date", "last_order_date", "orders", "order_
                "is_suspected_bot", "revenue_percent_rank", "clv_tier", "clv_tier_excl_bots", "revenue_rank",
                "revenue_rank_excl_bots", "repeat_order_days", "recency_days", "avg_repeat_day_revenue"]
 # the model's columns: null on this fixture (too few repeat customers to fit, see below)
-CLV_MODEL_COLUMNS = ["p_alive", "expected_orders_365", "expected_order_value", "predicted_clv_365"]
+CLV_MODEL_COLUMNS = ["clv_model", "p_alive", "expected_orders_365", "expected_orders_365_low",
+                     "expected_orders_365_high", "expected_order_value", "predicted_clv_365", "predicted_clv_365_low",
+                     "predicted_clv_365_high"]
 # Ascending total revenue: C6 7.47, C5 9.09, C7 = C9 17.38, C8 19.87, C4 22.37, C3 40.25, C1 59.82,
 # C2 63.72. percent_rank = (rank - 1) / 8: 0, 1/8, 2/8 (tie), 4/8, 5/8, 6/8, 7/8, 1.
 # High >= 0.8: C1, C2; Low <= 0.2: C6, C5. Without the bot C6, (rank - 1) / 7: C5 0,
@@ -240,8 +242,9 @@ def test_clv_model_too_little_data_publishes_nulls_and_says_why(lake):
     spec = next(s for s in record["specs"] if s["spec"] == "gold.customer_lifetime_value")
     (report,) = spec["artefacts"]
     assert report["kind"] == "clv_model" and report["status"] == "not_fitted"
-    assert report["bgnbd"]["converged"] is False
-    assert "too little data: 6 repeat customer(s) of 8" in report["bgnbd"]["message"]
+    assert report["purchase_model"]["converged"] is False and report["model_setting"] == "auto"
+    assert "too little data: 6 repeat customer(s) of 8" in report["purchase_model"]["message"]
+    assert report["model_reason"].startswith("no family could be fitted on the calibration window")
     assert report["excluded_from_fit"] == 1 and report["customers"] == 9
     assert report["summary"].startswith("clv_model not_fitted: BG/NBD not used (too little data")
 
@@ -337,45 +340,47 @@ def test_customer_segments(lake):
 
 # --- 3. Churn Indicators ---------------------------------------------------------------------------
 
-CHURN_COLUMNS = ["as_of", "last_order_date", "days_since_last_order", "churn_status", "order_days",
+CHURN_COLUMNS = ["as_of", "last_order_date", "days_since_last_order", "churn_status", "rule_status", "order_days",
                  "avg_days_between_orders", "stddev_days_between_orders", "overdue_ratio", "orders_last_90d",
                  "revenue_last_90d", "revenue_prev_90d", "spend_change_pct", "revenue_last_365d",
                  "revenue_prev_365d", "yoy_revenue_change_pct", "is_suspected_bot"]
-CHURN_MODEL_COLUMNS = ["p_alive", "churn_risk_score"]  # null on this fixture, see test_clv_model_too_little_data…
+# null on this fixture (see test_clv_model_too_little_data…): churn_status is then the rule's
+CHURN_MODEL_COLUMNS = ["clv_model", "p_alive", "churn_risk_score", "churn_status_basis"]
 # Last 90 days = d0..d89, previous 90 = d90..d179, last year d0..d364, the year before d365..d729.
 CHURN = {
     # gaps between order days d400, d84, d70, d20, d3: 316, 14, 50, 17 -> mean 99.25;
     # squared deviations 216.75² + 85.25² + 49.25² + 82.25² = 63438.75
     # year: 50.34 vs O01 9.48 -> 40.86 / 9.48
-    "C1": (AS_OF, date(2024, 2, 17), 3, "active", 5, 99.25, math.sqrt(63438.75 / 4), 3 / 99.25, 5, "50.34",
+    "C1": (AS_OF, date(2024, 2, 17), 3, "active", "active", 5, 99.25, math.sqrt(63438.75 / 4), 3 / 99.25, 5, "50.34",
            "0.00", None, "50.34", "9.48", 40.86 / 9.48 * 100, False),
     # d250, d150, d130, d100, d7: gaps 100, 20, 30, 93 -> 60.75; squares 39.25² + 40.75² + 30.75² + 32.25²
     # = 5186.75; last 90: O11 6.49; previous: O10 25.87 + O09 6.99 + O08 5.99 = 38.85
-    "C2": (AS_OF, date(2024, 2, 13), 7, "active", 5, 60.75, math.sqrt(5186.75 / 4), 7 / 60.75, 1, "6.49",
+    "C2": (AS_OF, date(2024, 2, 13), 7, "active", "active", 5, 60.75, math.sqrt(5186.75 / 4), 7 / 60.75, 1, "6.49",
            "38.85", (6.49 - 38.85) / 38.85 * 100, "63.72", "0.00", None, False),
     # d180, d138, d46: gaps 42, 92; previous 90: O13 12.98 (O12 at d180 is outside); 46 > 45: at risk
-    "C3": (AS_OF, date(2024, 1, 5), 46, "at_risk", 3, 67.0, 25.0, 46 / 67, 1, "7.49", "12.98",
+    "C3": (AS_OF, date(2024, 1, 5), 46, "at_risk", "at_risk", 3, 67.0, 25.0, 46 / 67, 1, "7.49", "12.98",
            (7.49 - 12.98) / 12.98 * 100, "40.25", "0.00", None, False),
     # d500, d158, d91: gaps 342, 67; O17 (d91) and O16 (d158) are the previous 90 days; 91 > 90: churned
-    "C4": (AS_OF, date(2023, 11, 21), 91, "churned", 3, 204.5, 137.5, 91 / 204.5, 0, "0.00", "12.48", -100.0,
+    "C4": (AS_OF, date(2023, 11, 21), 91, "churned", "churned", 3, 204.5, 137.5, 91 / 204.5, 0, "0.00", "12.48", -100.0,
            "12.48", "9.89", (12.48 - 9.89) / 9.89 * 100, False),
-    "C5": (AS_OF, date(2024, 2, 18), 2, "active", 1, None, None, None, 1, "9.09", "0.00", None, "9.09", "0.00",
+    "C5": (AS_OF, date(2024, 2, 18), 2, "active", "active", 1, None, None, None, 1, "9.09", "0.00", None, "9.09", "0.00",
            None, False),
-    "C6": (AS_OF, date(2024, 2, 19), 1, "active", 2, 24.0, 0.0, 1 / 24, 4, "7.47", "0.00", None, "7.47", "0.00",
+    "C6": (AS_OF, date(2024, 2, 19), 1, "active", "active", 2, 24.0, 0.0, 1 / 24, 4, "7.47", "0.00", None, "7.47", "0.00",
            None, True),
     # d90 is still at risk (<= 90) and falls in the previous 90 days, not the last
-    "C7": (AS_OF, date(2023, 11, 22), 90, "at_risk", 2, 210.0, 0.0, 90 / 210, 0, "0.00", "7.49", -100.0,
+    "C7": (AS_OF, date(2023, 11, 22), 90, "at_risk", "at_risk", 2, 210.0, 0.0, 90 / 210, 0, "0.00", "7.49", -100.0,
            "17.38", "0.00", None, False),
     # d45 is still active (<= 45); measured on the UTC date (2024-01-07) it would be 44
-    "C8": (AS_OF, date(2024, 1, 6), 45, "active", 2, 320.0, 0.0, 45 / 320, 1, "9.98", "0.00", None, "9.98",
+    "C8": (AS_OF, date(2024, 1, 6), 45, "active", "active", 2, 320.0, 0.0, 45 / 320, 1, "9.98", "0.00", None, "9.98",
            "9.89", (9.98 - 9.89) / 9.89 * 100, False),
-    "C9": (AS_OF, date(2022, 12, 27), 420, "churned", 1, None, None, None, 0, "0.00", "0.00", None, "0.00",
+    "C9": (AS_OF, date(2022, 12, 27), 420, "churned", "churned", 1, None, None, None, 0, "0.00", "0.00", None, "0.00",
            "17.38", -100.0, False),
 }
 
 
 def test_churn_indicators(lake):
     check_table(lake, "gold.churn_indicators", ["user_id"], CHURN_COLUMNS, {C[k]: v for k, v in CHURN.items()})
+    assert query(lake, "select distinct churn_status_basis from gold.churn_indicators") == [("rule only (no model risk)",)]
 
 
 # --- 4. Sales Trends -------------------------------------------------------------------------------
@@ -772,7 +777,9 @@ def test_clv_evaluate_command_backtests_on_the_lake(lake, capsys):
     report = json.loads((lake / "_runs" / "_artefacts" / "clv_evaluation.json").read_text())
     assert report["spec"] == "gold.customer_lifetime_value"
     assert (report["customers"], report["holdout_days"], report["aggregate"]["actual"]) == (7, 50, 5.0)
-    naive = [2 / 349 * 50, 3 / 199 * 50, 1 / 129 * 50, 2 / 449 * 50, 1 / 249 * 50, 0.0, 0.0]
+    # naive: own repeat rate x 50; C8 and C9 (no repeat) get the population's 9 / 2058 a day
+    pop = 9 / (349 + 199 + 129 + 449 + 249 + 314 + 369) * 50
+    naive = [2 / 349 * 50, 3 / 199 * 50, 1 / 129 * 50, 2 / 449 * 50, 1 / 249 * 50, pop, pop]
     assert report["aggregate"]["naive"]["predicted"] == pytest.approx(sum(naive))
     assert report["mae"]["naive"] == pytest.approx(sum(abs(p - a) for p, a in zip(naive, [2, 1, 1, 0, 0, 1, 0])) / 7)
     # 5 repeat customers, below the step's minimum of 100: the baseline is still reported, and why
@@ -780,4 +787,4 @@ def test_clv_evaluate_command_backtests_on_the_lake(lake, capsys):
     assert "too little data" in report["message"]
     assert report["truth_note"] == f"no truth file at {RAW / 'ground_truth.csv'}"
     assert "clv evaluation of gold.customer_lifetime_value: calibration to 2023-12-31, holdout 50 days" in out
-    assert "NOT fitted — too little data" in out
+    assert "not fitted: too little data" in out and report["excluded_by_fit_filter"] == 0

@@ -94,6 +94,8 @@ def test_errors_from_several_files_are_all_reported(make_project):
     (["+silver.s+"], ["bronze.a", "bronze.b", "silver.s", "gold.g"]),
     (["bronze.b+", "layer:bronze"], ["bronze.a", "bronze.b", "silver.s", "gold.g"]),
     (["bronze.b, gold.h"], ["bronze.b", "gold.h"]),
+    (["layer:silver+"], ["silver.s", "silver.t", "gold.g", "gold.h"]),
+    (["+layer:silver"], ["bronze.a", "bronze.b", "silver.s", "silver.t"]),
 ])
 def test_selection(make_project, selectors, expected):
     assert select(graph_of(make_project, DIAMOND), selectors) == expected
@@ -105,6 +107,8 @@ def test_selection_errors(make_project):
         select(g, ["silver.tt"])
     with pytest.raises(UsageError, match=r"no spec in layer 'glod' \(did you mean 'gold'\?\)"):
         select(g, ["layer:glod"])
+    with pytest.raises(UsageError, match=r"no spec named 'tt' \(did you mean 'silver.t'\?\)"):
+        select(g, ["tt"])
 
 
 def test_mermaid_and_dot_have_every_edge(make_project):
