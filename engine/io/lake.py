@@ -1,28 +1,22 @@
 """Lake storage with atomic table commits, the same protocol on a local folder and on S3.
 
-A table is a set of immutable version folders ``<layer>/<name>/v000001/`` plus a small pointer
-object ``_current.json``. A write goes to a fresh version folder; only when it has fully
-succeeded is its manifest written and the pointer switched. Readers resolve the pointer, so
-they see the previous version or the new one, never a half-written table. Old versions are
-pruned after a commit, keeping the last N.
+A table is a set of immutable version folders ``<layer>/<name>/v000001/`` plus a pointer object
+``_current.json``. A write goes to a fresh version folder; only when it has fully succeeded is its
+manifest written and the pointer switched, so readers see the previous version or the new one.
+Old versions are pruned after a commit, keeping the last N.
 
 The pointer is switched with compare-and-swap against the pointer a writer saw when it began
-(``if_match`` on its tag, ``if_absent`` for a first commit), so two writers that both began from
-the same version cannot both publish: the second gets a clear error. Each pending write also
-claims its version number with a create-if-absent object under ``_claims/``, so concurrent
-writers never share a version folder. The run lock is what normally keeps writers apart; these
-checks make a lost lock (a stuck holder taken over as stale) fail loudly instead of silently.
-Only the storage (:mod:`engine.io.objectstore`) differs between local and S3.
+(``if_match`` on its tag, ``if_absent`` for a first commit), so of two writers that began from the
+same version only one publishes. Each pending write claims its version number with a
+create-if-absent object under ``_claims/``, so concurrent writers never share a folder. The run
+lock normally keeps writers apart; these checks make a lost lock fail loudly. Only the storage
+(:mod:`engine.io.objectstore`) differs between local and S3.
 
-Pointers and manifests store a version's place relative to the lake root (``silver/t/v000003``),
-so a lake copied or moved elsewhere reads its own files; the absolute paths older pointers hold
-are ignored the same way (a version's folder is always ``<table>/v<version>``).
-
-A spec's outputs (its table and side tables: quarantine, rejected records, superseded rows) are
-published by :meth:`Lake.commit_all` as one commit: the main table's pointer is the commit point
-and lists the side versions it goes with (``companions``); side pointers are switched after it
-and rolled forward by :meth:`Lake.heal` if a crash fell in between, so a reader never sees a
-main table with the previous run's quarantine, or a quarantine without its table.
+Pointers and manifests name a version relative to the lake root (``silver/t/v000003``), so a
+copied or moved lake reads its own files (older absolute paths are resolved the same way).
+A spec's outputs (its table and side tables) are one commit (:meth:`Lake.commit_all`): the main
+pointer is the commit point and lists its side versions (``companions``); side pointers follow
+and :meth:`Lake.heal` rolls them forward if a crash fell in between.
 """
 
 from __future__ import annotations
@@ -256,12 +250,9 @@ class Lake:
 
     def commit_all(self, main: Publish, sides: list[Publish], *, run_id: str,
                    between: Callable[[], None] | None = None) -> TableVersion:
-        """Publish a table and its side tables as one commit (see the module docstring).
-
-        Every pointer is checked against the one its writer began from before anything is
-        written; then every manifest is written, the main pointer switched (the commit point),
-        ``between`` called (the fault tests crash there), and the side pointers switched.
-        """
+        """Publish a table and its side tables as one commit: check every pointer, write every
+        manifest, switch the main pointer (the commit point), call ``between`` (the fault tests
+        crash there), switch the side pointers."""
         outputs = [main, *sides]
         for out in outputs:
             vkey = self._vkey(out.pending.table, out.pending.version)
@@ -292,10 +283,7 @@ class Lake:
         return None if blob is None else blob.etag
 
     def heal(self, table: str) -> list[str]:
-        """Roll side pointers forward to the versions the main pointer lists (a crash in between).
-
-        Returns the side tables that were repaired.
-        """
+        """Roll side pointers forward to the versions the main pointer lists; returns those repaired."""
         main = self._pointer(table)[0]
         repaired = []
         for side, version in (main.companions if main else {}).items():
@@ -335,11 +323,8 @@ class Lake:
                        "published; re-run to build on the new version")
 
     def rollback(self, table: str, version: int | None = None) -> TableVersion:
-        """Point ``table`` back at a kept version (default: the one before the current).
-
-        Works from the manifests alone, so it also repairs a pointer that cannot be read: with
-        an unreadable pointer and no version given, the newest committed version is restored.
-        """
+        """Point ``table`` back at a kept version (default: the one before the current); works from
+        the manifests alone, so it repairs an unreadable pointer (default then: the newest)."""
         etag = self._raw_etag(table)
         try:
             current = self._pointer(table)[0]
@@ -367,11 +352,8 @@ class Lake:
         self._drop(pending.table, pending.version)
 
     def _prune(self, table: str, current: int) -> None:
-        """Keep the last N committed versions up to the current one.
-
-        Uncommitted versions below the current one are dropped too: their writers began from an
-        older pointer, so their commit could never succeed.
-        """
+        """Keep the last N committed versions up to the current one (uncommitted ones below it
+        are dropped too: their writers began from an older pointer and can never commit)."""
         present = self.versions(table)
         keep = [v for v in present if v <= current and self._committed(table, v)][-self.keep_versions:]
         for version in present:
@@ -379,11 +361,8 @@ class Lake:
                 self._drop(table, version)
 
     def tables(self, faults: list[StorageFault] | None = None) -> list[TableVersion]:
-        """Every readable committed table in the lake (side pointers healed first).
-
-        A table whose pointer or files are broken is left out; its fault is appended to
-        ``faults`` when a list is given, so callers can report it instead of failing.
-        """
+        """Every readable committed table (side pointers healed first); a broken one is left out
+        and its fault appended to ``faults``, so callers report it instead of failing."""
         names = [f"{layer}.{name}" for layer in self.store.children("") if not layer.startswith(("_", "."))
                  for name in self.store.children(layer)]  # _runs, _lock.json, temp files: not tables
         names = [n for n in names if self.store.get(f"{self._key(n)}/{POINTER}") is not None]

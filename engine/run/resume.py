@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
+from engine.io.objectstore import holder_is_stale
 from engine.plan.graph import Graph
 from engine.run.record import RunRecord, RunStore
 from engine.spec.suggest import did_you_mean
 
 LOCATORS = Path(".medallion") / "runs"
+STALE_AFTER = 6 * 3600  # as the lake lock: a holder older than this is gone
 
 
 def remember(project_root: Any, record: RunRecord, lake_root: Any) -> None:
@@ -85,10 +87,12 @@ def mark_interrupted(store: RunStore, run_id: str | None) -> None:
 
 
 def shown_status(record: RunRecord, lock_holder: dict[str, Any] | None) -> str:
-    """A run's status as ``medallion runs`` shows it: a "running" run that holds no lock is interrupted."""
+    """A run's status as ``medallion runs`` shows it: a "running" run whose lock is gone or stale
+    (its process died) is interrupted."""
     status = record.status
-    if status == "running" and (lock_holder or {}).get("run_id") != record.run_id:
-        status = "interrupted"
+    holder = lock_holder or {}
+    if status == "running" and (holder.get("run_id") != record.run_id or holder_is_stale(holder, STALE_AFTER)):
+        status = "interrupted"  # a live run holds the lake lock, and its process is there
     return f"{status} (resumed by {record.resolved_by})" if record.resolved_by else status
 
 

@@ -54,7 +54,6 @@ class Output:
     partition_by: list[str] = field(default_factory=list)
     pending: PendingWrite | None = None
     rows: int = 0
-    keep_if_empty: bool = True
 
 
 @dataclass
@@ -156,30 +155,29 @@ def observe(job: SpecJob) -> None:
 
 
 def write_outputs(job: SpecJob) -> None:
-    """Write the main table and its side tables to new, still invisible, version folders."""
-    spec, ctx = job.spec, job.ctx
-    job.outputs.append(Output(spec.output.table, job.frame, list(spec.output.partition_by)))
+    """Write the main table, then the side tables it needs, to new, still invisible, version folders.
+
+    The main write fills the counters (rejected records, superseded rows), so a side table that
+    would get nothing new is not written at all.
+    """
+    spec, ctx, lake = job.spec, job.ctx, job.lake
     sides = side_tables(spec)
+    _write(job, Output(spec.output.table, job.frame, list(spec.output.partition_by)))
     if ctx.quarantine:
-        job.outputs.append(Output(sides["quarantine"], reduce(DataFrame.unionByName, ctx.quarantine)))
-    if ctx.rejected:
-        had = job.lake.current(sides["rejected"]) is not None
-        job.outputs.append(Output(sides["rejected"], reduce(DataFrame.unionByName, ctx.rejected), keep_if_empty=had))
-    if job.resolution is not None and job.resolution.superseded is not None:
-        previous = job.lake.current(sides["superseded"])
-        old = read_table(ctx.spark, job.lake, previous.table)[0] if previous else None
-        job.outputs.append(Output(sides["superseded"], redelivery.append_audit(old, job.resolution.superseded),
-                                  keep_if_empty=False))
-    for out in job.outputs:
-        out.pending = job.lake.begin(out.table)
-        out.rows = write(out.frame, out.pending, out.partition_by)
-    if job.resolution is not None and job.resolution.superseded is not None \
-            and job.resolution.superseded_rows() == 0:
-        audit = job.outputs.pop()  # nothing new superseded: the audit table stays as it was
-        job.lake.abort(audit.pending)
-    for out in [o for o in job.outputs[1:] if not o.keep_if_empty and o.rows == 0]:
-        job.lake.abort(out.pending)
-        job.outputs.remove(out)
+        _write(job, Output(sides["quarantine"], reduce(DataFrame.unionByName, ctx.quarantine)))
+    if ctx.rejected and (_rejected(ctx) > 0 or lake.current(sides["rejected"]) is not None):
+        _write(job, Output(sides["rejected"], reduce(DataFrame.unionByName, ctx.rejected)))
+    resolution = job.resolution
+    if resolution is not None and resolution.superseded is not None and resolution.superseded_rows() > 0:
+        previous = lake.current(sides["superseded"])
+        old = read_table(ctx.spark, lake, previous.table)[0] if previous else None
+        _write(job, Output(sides["superseded"], redelivery.append_audit(old, resolution.superseded)))
+
+
+def _write(job: SpecJob, out: Output) -> None:
+    job.outputs.append(out)
+    out.pending = job.lake.begin(out.table)
+    out.rows = write(out.frame, out.pending, out.partition_by)
 
 
 def account_rows(job: SpecJob) -> None:

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from engine.spec.steps import CsvOptions
 from engine.steps.context import Loss, StepContext
-from engine.steps.counting import ObservedCount
+from engine.steps.counting import ObservedMetrics
 
 CORRUPT = "__corrupt_record"
 RULE = "row_shape"
@@ -31,15 +31,15 @@ def _field_count(text: Column, opts: CsvOptions) -> Column:
 
 
 class RejectedCount(Loss):
-    """Rejected records, counted by the write of the reject table (an observation)."""
+    """Rejected records, counted while the main write scans the file anyway (an observation)."""
 
-    def __init__(self, step: str, observed: ObservedCount):
+    def __init__(self, step: str, observed: ObservedMetrics):
         super().__init__("quarantined", step)
         self.observed = observed
 
     def count(self) -> int:
         if self.rows is None:
-            self.rows = self.observed.count()
+            self.rows = int(self.observed.values()["rejected"] or 0)
         return self.rows
 
 
@@ -47,8 +47,9 @@ def split_by_shape(df: DataFrame, expected: list[str], opts: CsvOptions, ctx: St
     """The records that fit the declared columns; the others are added to ``ctx.rejected``."""
     found = _field_count(F.col(CORRUPT), opts)
     misshapen = F.col(CORRUPT).isNotNull() & (found != F.lit(len(expected)))
+    observed = ObservedMetrics(df, [F.sum(misshapen.cast("long")).alias("rejected")])
     anchor = F.col(f"`{expected[0]}`")  # a raw CSV query may not reference the corrupt column alone
-    rejected = df.filter(misshapen).select(
+    rejected = observed.frame.filter(misshapen).select(
         F.lit(RULE).alias("_rule"),
         F.format_string(f"expected {len(expected)} fields, found %d", found).alias("_reason"),
         F.lit(ctx.spec_name).alias("_spec"),
@@ -58,7 +59,6 @@ def split_by_shape(df: DataFrame, expected: list[str], opts: CsvOptions, ctx: St
         F.coalesce(F.col(CORRUPT), anchor.cast("string")).alias("_record"),
         F.input_file_name().alias("_source_file"),
     )
-    observed = ObservedCount(rejected)
-    ctx.rejected.append(observed.frame)
+    ctx.rejected.append(rejected)
     ctx.losses.append(RejectedCount(ctx.step_label, observed))
-    return df.filter(~misshapen | F.col(CORRUPT).isNull()).drop(CORRUPT)
+    return observed.frame.filter(~misshapen).drop(CORRUPT)
