@@ -100,7 +100,8 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
     """Run the selected specs (default: all) in dependency order in one Spark session."""
     from engine.run.command import run_command
 
-    record = run_command(select_=select_, profile=profile, var=list(var or []), project_dir=project_dir,
+    ws = _workspace(project_dir, profile, var)
+    record = run_command(ws, select_=select_, profile=profile, var=list(var or []), project_dir=project_dir,
                          resume=resume, full_refresh=full_refresh, backfill=backfill, plain=plain,
                          inject_fault=list(inject_fault or []))
     if record.status != "ok":

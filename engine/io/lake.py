@@ -56,7 +56,6 @@ class TableVersion:
 
 _FIELDS = {f.name for f in fields(TableVersion)}
 
-
 @dataclass
 class PendingWrite:
     """A version folder being written; becomes visible only through :meth:`Lake.commit`.
@@ -278,7 +277,7 @@ class Lake:
             self._prune(record.table, record.version)
         return records[0]
 
-    def _raw_etag(self, table: str) -> str | None:
+    def _raw_etag(self, table: str) -> str | None:  # the pointer's tag, even when it cannot be parsed
         blob = self.store.get(f"{self._key(table)}/{POINTER}")
         return None if blob is None else blob.etag
 

@@ -55,10 +55,11 @@ def open_for_resume(project_dir: Path | None, profile: str | None, var: list[str
     return ws, resumes.pick_run(ws.store, run_id)
 
 
-def run_command(*, select_: list[str] | None, profile: str | None, var: list[str], project_dir: Path | None,
-                resume: str | None, full_refresh: bool, backfill: tuple[str, str] | None, plain: bool,
-                inject_fault: list[str]) -> RunRecord:
-    """Run (or resume) and report; returns the saved record."""
+def run_command(ws: Workspace, *, select_: list[str] | None, profile: str | None, var: list[str],
+                project_dir: Path | None, resume: str | None, full_refresh: bool,
+                backfill: tuple[str, str] | None, plain: bool, inject_fault: list[str]) -> RunRecord:
+    """Run (or resume) and report; returns the saved record. ``ws`` is the command line's
+    workspace; a resume reopens the one the resumed run used."""
     if full_refresh and backfill:
         raise UsageError("--full-refresh and --backfill do not go together")
     mode = LoadMode("full") if full_refresh else LoadMode.backfill(*backfill) if backfill else LoadMode()
@@ -69,7 +70,6 @@ def run_command(*, select_: list[str] | None, profile: str | None, var: list[str
         ws, resumed = open_for_resume(project_dir, profile, var, resume)
         names = resumes.remaining(ws.graph, resumed)
     else:
-        ws = Workspace.open(project_dir, profile, var)
         names = select(ws.graph, select_)
     preflight([ws.graph.specs[n] for n in names], ws.project.root)
     reporter = Reporter(plain=True if plain else None)

@@ -30,6 +30,7 @@ from engine.spec.steps import ReadStep
 from engine.steps import EXECUTORS
 from engine.steps.context import Loss, StepContext
 from engine.steps.counting import ObservedCount, ObservedMetrics
+from engine.steps.row_shape import RejectedCount
 
 
 @dataclass
@@ -80,6 +81,7 @@ class SpecJob:
 
     @property
     def spec(self) -> Any:
+        """The validated spec model."""
         return self.loaded.spec
 
 
@@ -204,8 +206,6 @@ def account_rows(job: SpecJob) -> None:
 
 
 def _rejected(ctx: StepContext) -> int:
-    from engine.steps.row_shape import RejectedCount
-
     return sum(loss.count() for loss in ctx.losses if isinstance(loss, RejectedCount))
 
 
@@ -213,7 +213,7 @@ def commit(job: SpecJob) -> None:
     """Publish every output as one commit (an injected fault may strike before or in the middle)."""
     spec = job.spec
     job.faults.before_commit(spec.name)
-    main, *sides = job.outputs
+    main = job.outputs[0]
     watermark = watermark_of(job.watermark, str(main.pending.path), job.ctx.spark, spec) if job.watermark else None
     publish = [Publish(o.pending, o.rows, columns_of(o.frame), o.partition_by) for o in job.outputs]
     publish[0].watermark = watermark
