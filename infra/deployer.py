@@ -20,6 +20,7 @@ from infra.secrets import ensure_connection_secrets
 from infra.stack import deploy_stack
 from infra.target import Target, example_values, target_for
 from infra.template import build_template, write_template
+from infra.template_hosting import require_hosting_settings
 from engine.errors import RunError, UsageError
 from engine.plan.graph import Graph
 from engine.spec.project import Project
@@ -99,6 +100,7 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
         raise UsageError(f"deploy settings still hold medallion.yaml's example ids ({', '.join(examples)}); "
                          "export MEDALLION_VPC_ID, MEDALLION_DB_ROUTE_TABLE_IDS, MEDALLION_DB_SUBNET_IDS and "
                          "MEDALLION_DB_SECURITY_GROUP_IDS (docs/deploy.md)")
+    require_hosting_settings(target)  # the dashboards' certificate, domain and subnets (template_hosting.py)
     aws = aws or clients(target.config.region)
     body = json.dumps(template, sort_keys=True, separators=(",", ":"))
     outcome.stack = deploy_stack(aws["cloudformation"], target.config.stack_name, body, say,
