@@ -101,43 +101,14 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
         inject_fault: Annotated[Optional[list[str]], typer.Option("--inject-fault", hidden=True)] = None,
         ) -> None:
     """Run the selected specs (default: all) in dependency order in one Spark session."""
-    from engine.run.faults import FaultPlan
-    from engine.run.preflight import preflight
-    from engine.run.resume import mark_resolved, pick_run, remaining
-    from engine.run.runner import RunContext, run_specs
+    from engine.run.command import run_command
 
-    from engine.run.incremental import LoadMode
-
-    if full_refresh and backfill:
-        raise UsageError("--full-refresh and --backfill do not go together")
-    mode = LoadMode("full") if full_refresh else LoadMode.backfill(*backfill) if backfill else LoadMode()
     ws = _workspace(project_dir, profile, var)
     if (remote := executor_for(ws.project)) is not None:  # e.g. AWS: start it there, no Spark here
         raise typer.Exit(remote.run(ws, select_, resume, Reporter(plain=True).line))
-    resumed = None
-    if resume is not None:
-        if select_:
-            raise UsageError("--resume and --select do not go together: a resume finishes its run's selection")
-        resumed = pick_run(ws.store, resume)
-        if not var:  # the run's own variables, so the resume computes the same thing
-            ws = _workspace(project_dir, profile or resumed.profile, resumed.var_args)
-            resumed = pick_run(ws.store, resumed.run_id)
-        names = remaining(ws.graph, resumed)
-    else:
-        names = select(ws.graph, select_)
-    preflight([ws.graph.specs[n] for n in names], ws.project.root)
-    reporter = Reporter(plain=True if plain else None)
-    if resumed is not None:
-        reporter.line(f"resuming run {resumed.run_id}: {len(names)} spec(s) left")
-    ctx = RunContext(graph=ws.graph, lake=ws.lake, store=ws.store, reporter=reporter, spark_factory=ws.spark,
-                     project_name=ws.project.name, profile=ws.project.profile_name, base_dir=ws.project.root,
-                     var_args=ws.var_args, default_retry=ws.project.default_retry,
-                     shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets,
-                     faults=FaultPlan.parse(list(inject_fault or [])), warehouse=ws.warehouse, mode=mode,
-                     source=ws.source)
-    record = run_specs(ctx, names, resumed_from=resumed.run_id if resumed else None)
-    mark_resolved(ws.store, record)
-    reporter.run_finished(record)
+    record = run_command(ws, select_=select_, profile=profile, var=list(var or []), project_dir=project_dir,
+                         resume=resume, full_refresh=full_refresh, backfill=backfill, plain=plain,
+                         inject_fault=list(inject_fault or []))
     if record.status != "ok":
         raise typer.Exit(1)
 
@@ -147,15 +118,9 @@ def rollback(table: Annotated[str, typer.Argument(help="table to roll back, e.g.
              version: Annotated[Optional[int], typer.Argument(help="version to restore (default: previous)")] = None,
              profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None) -> None:
     """Point a table back at a kept earlier version (the warehouse follows)."""
-    from engine.run.lock import LakeLock
+    from engine.run.command import rollback_command
 
-    ws = _workspace(project_dir, profile, var)
-    with LakeLock(ws.lake.root, f"rollback-{table}"):
-        before = ws.lake.require(table)
-        restored = ws.lake.rollback(table, version)
-        ws.warehouse.refresh(ws.lake.tables(), ws.hints())
-    Reporter().line(f"{table}: version {before.version} -> {restored.version} "
-                    f"({restored.rows:,} rows, committed {restored.committed_at} by run {restored.run_id})")
+    rollback_command(_workspace(project_dir, profile, var), table, version, Reporter())
 
 
 source_app = typer.Typer(no_args_is_help=True, help="The source database (RDS-style PostgreSQL).")
@@ -275,6 +240,8 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
          profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None,
          format_: OutputOpt = "table") -> None:
     """Run history, or one run's per-spec state with its conservation and rule counts."""
+    from engine.run.command import runs_status
+
     _check_format(format_)
     ws = _workspace(project_dir, profile, var)
     reporter = Reporter()
@@ -287,7 +254,7 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
         rows = []
         for rec in ws.store.list():
             counts = {s: sum(x.status == s for x in rec.specs) for s in ("ok", "failed", "skipped")}
-            status = f"{rec.status} (resumed by {rec.resolved_by})" if rec.resolved_by else rec.status
+            status = runs_status(ws, rec)
             rows.append([rec.run_id, status, rec.started_at, rec.finished_at or "-",
                          str(counts["ok"]), str(counts["failed"]), str(counts["skipped"])])
         reporter.table("runs", ["run_id", "status", "started", "finished", "ok", "failed", "skipped"], rows,
@@ -301,7 +268,7 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
     if format_ == "json":
         _print_json(record.model_dump(mode="json"))
         return
-    reporter.line(f"run {record.run_id} {record.status} · profile {record.profile} · "
+    reporter.line(f"run {record.run_id} {runs_status(ws, record)} · profile {record.profile} · "
                   f"started {record.started_at} · finished {record.finished_at or '-'}")
     reporter.table("specs", ["spec", "status", "attempts", "rows_in", "rows_out", "seconds", "version", "error"],
                    [[s.spec, s.status, str(s.attempts), str(s.rows_in if s.rows_in is not None else "-"),

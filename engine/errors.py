@@ -93,3 +93,31 @@ class QueryFailed(UsageError):
 class InvalidSummaryError(InputDataError, ValueError):
     """Customer summaries (frequency, recency, T) a CLV model cannot use: the message gives a
     count and an example per reason (``engine.clv.validation``)."""
+
+class StorageFault(TerminalError):
+    """A lake object cannot be read or written as the commit protocol expects.
+
+    The message names the table, the version and the object, says whether the committed data
+    is intact, and ends with the command that recovers (``recovery``); ``cli_args`` (the run's
+    ``--profile``/``--var``) are appended to that command so it works as printed.
+    """
+
+    def __init__(self, message: str, *, recovery: list[str] | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.recovery = list(recovery or [])
+        self.cli_args: list[str] = []
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if not self.recovery:
+            return text
+        suffix = "".join(" " + a for a in self.cli_args)
+        return f"{text}; to recover: " + ", then ".join(cmd + suffix for cmd in self.recovery)
+
+
+class DiskFullError(TerminalError):
+    """The disk (or quota) under the lake is full: retrying cannot help until space is freed."""
+
+
+class StoragePermissionError(TerminalError):
+    """The process may not write (or read) where the lake lives: a permission or read-only mount."""

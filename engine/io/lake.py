@@ -1,30 +1,34 @@
 """Lake storage with atomic table commits, the same protocol on a local folder and on S3.
 
-A table is a set of immutable version folders ``<layer>/<name>/v000001/`` plus a small pointer
-object ``_current.json``. A write goes to a fresh version folder; only when it has fully
-succeeded is its manifest written and the pointer switched. Readers resolve the pointer, so
-they see the previous version or the new one, never a half-written table. Old versions are
-pruned after a commit, keeping the last N.
+A table is a set of immutable version folders ``<layer>/<name>/v000001/`` plus a pointer object
+``_current.json``. A write goes to a fresh version folder; only when it has fully succeeded is its
+manifest written and the pointer switched, so readers see the previous version or the new one.
+Old versions are pruned after a commit, keeping the last N.
 
 The pointer is switched with compare-and-swap against the pointer a writer saw when it began
-(``if_match`` on its tag, ``if_absent`` for a first commit), so two writers that both began from
-the same version cannot both publish: the second gets a clear error. Each pending write also
-claims its version number with a create-if-absent object under ``_claims/``, so concurrent
-writers never share a version folder. The run lock is what normally keeps writers apart; these
-checks make a lost lock (a stuck holder taken over as stale) fail loudly instead of silently.
-Only the storage (:mod:`engine.io.objectstore`) differs between local and S3.
+(``if_match`` on its tag, ``if_absent`` for a first commit), so of two writers that began from the
+same version only one publishes. Each pending write claims its version number with a
+create-if-absent object under ``_claims/``, so concurrent writers never share a folder. The run
+lock normally keeps writers apart; these checks make a lost lock fail loudly. Only the storage
+(:mod:`engine.io.objectstore`) differs between local and S3.
+
+Pointers and manifests name a version relative to the lake root (``silver/t/v000003``), so a
+copied or moved lake reads its own files (older absolute paths are resolved the same way).
+A spec's outputs (its table and side tables) are one commit (:meth:`Lake.commit_all`): the main
+pointer is the commit point and lists its side versions (``companions``); side pointers follow
+and :meth:`Lake.heal` rolls them forward if a crash fell in between.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from engine.errors import RunError
+from engine.errors import MedallionError, RunError, StorageFault
 from engine.io.objectstore import LocalStore, ObjectStore, holder_identity, holder_is_stale
 
 POINTER = "_current.json"
@@ -35,7 +39,7 @@ _VERSION = re.compile(r"^v(\d{6,})$")
 
 @dataclass
 class TableVersion:
-    """One committed version of a table, as recorded in its pointer file."""
+    """One committed version of a table; ``path`` is where its files are (resolved on read)."""
 
     table: str
     version: int
@@ -46,7 +50,11 @@ class TableVersion:
     committed_at: str = ""
     run_id: str = ""
     watermark: str | None = None
+    companions: dict[str, int] = field(default_factory=dict)
+    owner: str | None = None
 
+
+_FIELDS = {f.name for f in fields(TableVersion)}
 
 @dataclass
 class PendingWrite:
@@ -62,8 +70,15 @@ class PendingWrite:
     base_etag: str | None = None
 
 
-def _dump(record: TableVersion) -> bytes:
-    return json.dumps(asdict(record), indent=2).encode("utf-8")
+@dataclass
+class Publish:
+    """One output of a commit: the pending write and what its manifest records."""
+
+    pending: PendingWrite
+    rows: int
+    columns: list[dict[str, str]]
+    partition_by: list[str] = field(default_factory=list)
+    watermark: str | None = None
 
 
 class Lake:
@@ -73,6 +88,7 @@ class Lake:
         self.store = store
         self.keep_versions = keep_versions
         self.stale_after = stale_after_seconds
+        self.cli_args: list[str] = []  # --profile/--var of the command, appended to recovery commands
 
     @property
     def root(self) -> Any:
@@ -90,26 +106,88 @@ class Lake:
     def _claim_key(self, table: str, version: int) -> str:
         return f"{self._key(table)}/{CLAIMS}/v{version:06d}.json"
 
-    def _path_text(self, location: Any) -> str:
-        return str(location)
+    # -- reading pointers and manifests -------------------------------------------------------
+
+    def _fault(self, table: str, version: int | None, obj: str, problem: str,
+               rebuild: bool = False) -> StorageFault:
+        """A storage error naming table, version and object, what is intact, and the way back."""
+        kept = [v for v in self._kept(table) if v != version]
+        where = f"{table}" + (f" version {version}" if version is not None else "")
+        intact = (f"data intact: version(s) {', '.join(map(str, kept))} have their files and manifests"
+                  if kept else "no other committed version is kept")
+        recovery = [f"medallion rollback {table} {kept[-1]}"] if kept and not rebuild else []
+        recovery.append(f"medallion run --select {table}+")
+        err = StorageFault(f"lake table {where}: {obj} {problem}; {intact}", recovery=recovery)
+        err.cli_args = list(self.cli_args)
+        return err
+
+    def _kept(self, table: str) -> list[int]:
+        try:
+            return [v for v in self.versions(table) if self._manifest(table, v) is not None]
+        except MedallionError:
+            return []
+
+    def _parse(self, table: str, data: bytes) -> TableVersion:
+        raw = json.loads(data)
+        record = TableVersion(**{k: v for k, v in raw.items() if k in _FIELDS})
+        if record.table != table or not isinstance(record.version, int):
+            raise ValueError(f"it describes {record.table} version {record.version!r}")
+        record.path = str(self.store.location(self._vkey(table, record.version)))
+        return record
+
+    def _dump(self, record: TableVersion) -> bytes:
+        stored = asdict(record) | {"path": self._vkey(record.table, record.version)}
+        return json.dumps(stored, indent=2).encode("utf-8")
+
+    def _manifest(self, table: str, version: int) -> TableVersion | None:
+        """A version's manifest, or None when it was never committed (or cannot be read)."""
+        blob = self.store.get(f"{self._vkey(table, version)}/{MANIFEST}")
+        if blob is None:
+            return None
+        try:
+            return self._parse(table, blob.data)
+        except (ValueError, TypeError):
+            return None
 
     def _pointer(self, table: str) -> tuple[TableVersion | None, str | None]:
-        blob = self.store.get(f"{self._key(table)}/{POINTER}")
+        key = f"{self._key(table)}/{POINTER}"
+        blob = self.store.get(key)
         if blob is None:
             return None, None
-        return TableVersion(**json.loads(blob.data)), blob.etag
+        try:
+            return self._parse(table, blob.data), blob.etag
+        except (ValueError, TypeError) as exc:
+            raise self._fault(table, None, f"pointer {self.store.location(key)}",
+                              f"cannot be read ({type(exc).__name__}: {exc})") from None
 
     def current(self, table: str) -> TableVersion | None:
         """The committed version readers should use, or None if never committed."""
-        return self._pointer(table)[0]
+        found = self._pointer(table)[0]
+        if found is not None and found.owner:
+            owner = self._pointer(found.owner)[0]
+            if owner is not None and owner.companions.get(table, 0) > found.version:
+                self.heal(found.owner)
+                found = self._pointer(table)[0]
+        return found
 
     def require(self, table: str) -> TableVersion:
-        """The current version, or a clear error saying how to produce it."""
+        """The current version, or a clear error saying how to produce (or recover) it."""
         found = self.current(table)
         if found is None:
             raise RunError(f"table '{table}' has no committed version in {self.root}; "
                            f"run its spec first (e.g. medallion run --select +{table})")
+        self.check_intact(found)
         return found
+
+    def check_intact(self, version: TableVersion) -> None:
+        """Raise a StorageFault when a committed version's folder or manifest is gone."""
+        vkey = self._vkey(version.table, version.version)
+        if not self.store.has_prefix(vkey):
+            raise self._fault(version.table, version.version, f"folder {version.path}",
+                              "is missing (the pointer names it, its files are gone)")
+        if self.store.get(f"{vkey}/{MANIFEST}") is None:
+            raise self._fault(version.table, version.version, f"manifest {version.path}/{MANIFEST}",
+                              "is missing (its files may be incomplete)")
 
     def version_bytes(self, version: TableVersion) -> int:
         """Bytes of one committed version's files (local folder or S3 prefix alike)."""
@@ -126,7 +204,10 @@ class Lake:
             m = _VERSION.match(name.removesuffix(".json"))
             blob = self.store.get(f"{self._key(table)}/{CLAIMS}/{name}") if m else None
             if m and blob is not None:
-                out[int(m[1])] = json.loads(blob.data)
+                try:
+                    out[int(m[1])] = json.loads(blob.data)
+                except ValueError:
+                    out[int(m[1])] = {}  # a torn claim: its writer is gone
         return out
 
     def _committed(self, table: str, version: int) -> bool:
@@ -135,6 +216,8 @@ class Lake:
     def _drop(self, table: str, version: int) -> None:
         self.store.delete_prefix(self._vkey(table, version))
         self.store.delete(self._claim_key(table, version))
+
+    # -- writing ------------------------------------------------------------------------------
 
     def begin(self, table: str) -> PendingWrite:
         """Claim the next version folder for a write (not yet visible to readers).
@@ -149,7 +232,7 @@ class Lake:
             if (current and version == current.version) or self._committed(table, version):
                 continue
             claim = claims.get(version)
-            if claim is None or holder_is_stale(claim, self.stale_after):
+            if claim is None or not claim or holder_is_stale(claim, self.stale_after):
                 self._drop(table, version)
                 claims.pop(version, None)
         taken = [*self.versions(table), *claims, current.version if current else 0]
@@ -161,27 +244,64 @@ class Lake:
 
     def commit(self, pending: PendingWrite, *, rows: int, columns: list[dict[str, str]],
                partition_by: list[str], run_id: str, watermark: str | None = None) -> TableVersion:
-        """Write the manifest, switch the pointer by compare-and-swap, then prune old versions."""
-        vkey = self._vkey(pending.table, pending.version)
-        if self._pointer(pending.table)[1] != pending.base_etag:
-            self._conflict(pending.table, pending.version)  # fail before writing anything
-        if not self.store.has_prefix(vkey):
-            raise RunError(f"cannot commit {pending.table}: {pending.path} was not written")
-        record = TableVersion(
-            table=pending.table, version=pending.version, path=self._path_text(pending.path),
-            rows=rows, columns=columns, partition_by=partition_by,
-            committed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), run_id=run_id,
-            watermark=watermark)
-        self.store.put(f"{vkey}/{MANIFEST}", _dump(record))
-        self._switch(record, pending.base_etag)
-        self.store.delete(self._claim_key(pending.table, pending.version))
-        self._prune(pending.table, record.version)
-        return record
+        """Commit one table alone (manifest, pointer by compare-and-swap, prune)."""
+        return self.commit_all(Publish(pending, rows, columns, partition_by, watermark), [], run_id=run_id)
+
+    def commit_all(self, main: Publish, sides: list[Publish], *, run_id: str,
+                   between: Callable[[], None] | None = None) -> TableVersion:
+        """Publish a table and its side tables as one commit: check every pointer, write every
+        manifest, switch the main pointer (the commit point), call ``between`` (the fault tests
+        crash there), switch the side pointers."""
+        outputs = [main, *sides]
+        for out in outputs:
+            vkey = self._vkey(out.pending.table, out.pending.version)
+            if self._raw_etag(out.pending.table) != out.pending.base_etag:
+                self._conflict(out.pending.table, out.pending.version)  # fail before writing anything
+            if not self.store.has_prefix(vkey):
+                raise RunError(f"cannot commit {out.pending.table}: {out.pending.path} was not written")
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        records = [TableVersion(
+            table=o.pending.table, version=o.pending.version, path=str(o.pending.path), rows=o.rows,
+            columns=o.columns, partition_by=o.partition_by, committed_at=now, run_id=run_id,
+            watermark=o.watermark, owner=main.pending.table if o is not main else None) for o in outputs]
+        records[0].companions = {r.table: r.version for r in records[1:]}
+        for record in records:
+            self.store.put(f"{self._vkey(record.table, record.version)}/{MANIFEST}", self._dump(record))
+        self._switch(records[0], main.pending.base_etag)
+        if between is not None:
+            between()
+        for record, out in zip(records[1:], sides):
+            self._switch(record, out.pending.base_etag)
+        for record in records:
+            self.store.delete(self._claim_key(record.table, record.version))
+            self._prune(record.table, record.version)
+        return records[0]
+
+    def _raw_etag(self, table: str) -> str | None:  # the pointer's tag, even when it cannot be parsed
+        blob = self.store.get(f"{self._key(table)}/{POINTER}")
+        return None if blob is None else blob.etag
+
+    def heal(self, table: str) -> list[str]:
+        """Roll side pointers forward to the versions the main pointer lists; returns those repaired."""
+        main = self._pointer(table)[0]
+        repaired = []
+        for side, version in (main.companions if main else {}).items():
+            try:
+                current = self._pointer(side)[0]
+            except StorageFault:
+                current = None
+            if current is not None and current.version >= version:
+                continue
+            record = self._manifest(side, version)
+            if record is not None:
+                self._switch(record, self._raw_etag(side))
+                repaired.append(side)
+        return repaired
 
     def _switch(self, record: TableVersion, expected: str | None) -> None:
         """Point readers at ``record`` if the pointer is still the one this writer saw."""
         key = f"{self._key(record.table)}/{POINTER}"
-        data = _dump(record)
+        data = self._dump(record)
         if expected is None:
             done = self.store.put(key, data, if_absent=True)
         else:
@@ -192,29 +312,37 @@ class Lake:
             self._conflict(record.table, record.version)
 
     def _conflict(self, table: str, version: int) -> None:
-        now = self.current(table)
+        try:
+            now = self.current(table)
+        except StorageFault:
+            now = None
         raise RunError(f"cannot commit {table} version {version}: another writer moved "
                        f"its pointer meanwhile (now version {now.version if now else 'none'}"
                        f"{', run ' + now.run_id if now and now.run_id else ''}); this write was not "
                        "published; re-run to build on the new version")
 
     def rollback(self, table: str, version: int | None = None) -> TableVersion:
-        """Point ``table`` back at a kept version (default: the one before the current)."""
-        current, etag = self._pointer(table)
-        if current is None:
+        """Point ``table`` back at a kept version (default: the one before the current); works from
+        the manifests alone, so it repairs an unreadable pointer (default then: the newest)."""
+        etag = self._raw_etag(table)
+        try:
+            current = self._pointer(table)[0]
+        except StorageFault:
+            current = None
+        kept = self._kept(table)
+        if current is None and etag is None:
             current = self.require(table)
-        kept = [v for v in self.versions(table) if self._committed(table, v)]
         if version is None:
-            older = [v for v in kept if v < current.version]
+            older = [v for v in kept if current is None or v < current.version]
             if not older:
-                raise RunError(f"{table} has no version before {current.version} to roll back to "
-                               f"(kept: {', '.join(map(str, kept)) or 'none'})")
+                raise RunError(f"{table} has no version before {current.version if current else '?'} to roll "
+                               f"back to (kept: {', '.join(map(str, kept)) or 'none'})")
             version = older[-1]
         if version not in kept:
-            raise RunError(f"{table} has no version {version} (kept: {', '.join(map(str, kept))})")
-        manifest = self.store.get(f"{self._vkey(table, version)}/{MANIFEST}")
-        assert manifest is not None
-        record = TableVersion(**json.loads(manifest.data))
+            raise RunError(f"{table} has no version {version} (kept: {', '.join(map(str, kept)) or 'none'})")
+        record = self._manifest(table, version)
+        assert record is not None
+        self.check_intact(record)
         self._switch(record, etag)
         return record
 
@@ -223,27 +351,35 @@ class Lake:
         self._drop(pending.table, pending.version)
 
     def _prune(self, table: str, current: int) -> None:
-        """Keep the last N committed versions up to the current one.
-
-        Uncommitted versions below the current one are dropped too: their writers began from an
-        older pointer, so their commit could never succeed.
-        """
+        """Keep the last N committed versions up to the current one (uncommitted ones below it
+        are dropped too: their writers began from an older pointer and can never commit)."""
         present = self.versions(table)
         keep = [v for v in present if v <= current and self._committed(table, v)][-self.keep_versions:]
         for version in present:
             if version < current and version not in keep:
                 self._drop(table, version)
 
-    def tables(self) -> list[TableVersion]:
-        """Every committed table in the lake."""
+    def tables(self, faults: list[StorageFault] | None = None) -> list[TableVersion]:
+        """Every readable committed table (side pointers healed first); a broken one is left out
+        and its fault appended to ``faults``, so callers report it instead of failing."""
+        names = [f"{layer}.{name}" for layer in self.store.children("") if not layer.startswith(("_", "."))
+                 for name in self.store.children(layer)]  # _runs, _lock.json, temp files: not tables
+        names = [n for n in names if self.store.get(f"{self._key(n)}/{POINTER}") is not None]
+        for name in names:
+            try:
+                self.heal(name)
+            except StorageFault:
+                pass  # reported below
         found = []
-        for layer in self.store.children(""):
-            if layer.startswith(("_", ".")):
-                continue  # _runs, _lock.json, temp files: not tables
-            for name in self.store.children(layer):
-                blob = self.store.get(f"{layer}/{name}/{POINTER}")
-                if blob is not None:
-                    found.append(TableVersion(**json.loads(blob.data)))
+        for name in names:
+            try:
+                record = self._pointer(name)[0]
+                if record is not None:
+                    self.check_intact(record)
+                    found.append(record)
+            except StorageFault as exc:
+                if faults is not None:
+                    faults.append(exc)
         return found
 
 
@@ -251,7 +387,7 @@ class LocalLake(Lake):
     """Tables under a local folder: ``<root>/<layer>/<name>/v000001/`` and a pointer file."""
 
     def __init__(self, root: Path, keep_versions: int = 5, stale_after_seconds: float = 6 * 3600):
-        super().__init__(LocalStore(root), keep_versions, stale_after_seconds)
+        super().__init__(LocalStore(Path(root).resolve()), keep_versions, stale_after_seconds)
 
     @property
     def root(self) -> Path:
@@ -261,6 +397,3 @@ class LocalLake(Lake):
     def table_dir(self, table: str) -> Path:
         """Folder holding all versions of ``table`` (``layer.name``)."""
         return self.store.location(self._key(table))
-
-    def _path_text(self, location: Any) -> str:
-        return str(Path(location).resolve())

@@ -98,6 +98,10 @@ class LocalStore:
             data = self.location(key).read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
+        except OSError as exc:
+            from engine.run.failures import classify
+
+            raise classify(exc, f"reading {self.location(key)}") from exc
         return Blob(data, etag_of(data))
 
     @contextmanager
@@ -112,15 +116,30 @@ class LocalStore:
 
     def _replace(self, path: Path, data: bytes) -> None:
         tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not also leave a torn temp file behind
+            raise
 
     def put(self, key: str, data: bytes, *, if_match: str | None = None,
             if_absent: bool = False) -> str | None:
-        """Write atomically; with a condition, None when it fails (someone else got there first)."""
+        """Write atomically; with a condition, None when it fails (someone else got there first).
+
+        A full disk or a permission problem becomes the engine's terminal error naming the file.
+        """
+        try:
+            return self._put(key, data, if_match=if_match, if_absent=if_absent)
+        except OSError as exc:
+            from engine.run.failures import classify
+
+            raise classify(exc, f"writing {self.location(key)}") from exc
+
+    def _put(self, key: str, data: bytes, *, if_match: str | None, if_absent: bool) -> str | None:
         path = self.location(key)
         if if_match is None and not if_absent:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,11 @@
 """Conservation: every source row is either in the output or counted where it went.
 
-rows in = rows out + quarantined + filtered + deduplicated + dropped. A spec that declares
-``conservation: <input>`` fails (before its commit) when the equation does not hold, so rows
-can never disappear silently between bronze and silver.
+rows in = rows out + quarantined + filtered + deduplicated + superseded + dropped. A spec that
+declares ``conservation: <input>`` fails (before its commit) when the equation does not hold, so
+rows can never disappear silently between bronze and silver. Specs that read files (bronze)
+balance the records they read (plus, when incremental, the rows already stored) the same way:
+rejected records count as quarantined, rows outside the re-read window as filtered, identical
+re-deliveries as deduplicated and older versions moved to the audit table as superseded.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from engine.errors import TerminalError
 from engine.steps.context import Loss
 
-KINDS = ("quarantined", "filtered", "deduplicated", "dropped")
+KINDS = ("quarantined", "filtered", "deduplicated", "superseded", "dropped")
 
 
 def account(source: str, rows_in: int, rows_out: int, losses: list[Loss]) -> dict[str, object]:

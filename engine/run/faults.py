@@ -3,7 +3,8 @@
 Given on the command line as ``--inject-fault SPEC=KIND[:COUNT]`` (hidden from help), so the
 tests drive real processes through real failures: ``transient`` and ``terminal`` raise before
 the spec's work, ``kill`` sends SIGKILL to the process after the table's files are written but
-before its commit — the worst moment for a crash — and ``commit_error`` raises at that moment.
+before its commit — the worst moment for a crash — and ``commit_error`` raises at that moment;
+``kill_mid_commit`` dies after the table's pointer switched but before its side tables' did.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from engine.errors import TerminalError, TransientError, UsageError
 
-KINDS = ("transient", "terminal", "kill", "commit_error")
+KINDS = ("transient", "terminal", "kill", "commit_error", "kill_mid_commit")
 
 
 @dataclass
@@ -57,3 +58,8 @@ class FaultPlan:
             os.kill(os.getpid(), signal.SIGKILL)
         if kind == "commit_error":
             raise TerminalError(f"injected failure before the commit of {spec}")
+
+    def mid_commit(self, spec: str) -> None:
+        """Die between the main table's pointer switch and its side tables' (one commit, torn)."""
+        if self._take(spec, ("kill_mid_commit",)):
+            os.kill(os.getpid(), signal.SIGKILL)

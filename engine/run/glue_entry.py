@@ -167,7 +167,7 @@ def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep
                      project_name=ws.project.name, profile=ws.project.profile_name, base_dir=ws.project.root,
                      var_args=ws.var_args, default_retry=ws.project.default_retry,
                      shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets,
-                     warehouse=ws.warehouse, source=ws.source,
+                     warehouse=ws.warehouse, source=ws.source, variables=dict(ws.project.variables),
                      faults=FaultPlan.parse(list(args.inject_fault)))
     deadline = clock() + args.wait_minutes * 60
     job_run = args.JOB_RUN_ID or rid

@@ -3,16 +3,15 @@
 Modes: ``incremental`` (default for specs that declare ``incremental:``) keeps the stored rows
 and merges the rows at or after ``watermark - lookback``; ``full`` (``--full-refresh``)
 rebuilds from every source row; ``backfill`` (``--backfill FROM TO``) merges the source rows
-whose time lies in [FROM, TO]. In every mode a re-read row replaces the stored row with the
-same keys, so overlapping windows never duplicate. The new watermark is the largest time in
-the merged table and is committed with it.
+whose time lies in [FROM, TO]. In every mode the window is merged into the stored rows by the
+spec's re-delivery rule (:mod:`engine.run.redelivery`), so overlapping windows never duplicate.
+The new watermark is the largest time in the merged table and is committed with it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import reduce
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -66,20 +65,6 @@ def window(frame: DataFrame, inc: Incremental, mode: LoadMode, current: TableVer
         return frame
     since = datetime.fromisoformat(current.watermark) - timedelta(hours=inc.lookback_hours)
     return frame.filter(ts.isNull() | (ts >= F.lit(since)))
-
-
-def merge(new_rows: DataFrame, stored: DataFrame | None, inc: Incremental) -> DataFrame:
-    """New rows plus the stored rows whose keys were not re-read.
-
-    Keys compare null-safely (a record with a blank key is replaced by its re-read copy), and
-    rows within one read are all kept: duplicates in the source are the next layer's business.
-    """
-    if stored is None:
-        return new_rows
-    keys = new_rows.select(*[F.col(k).alias(f"__key_{i}") for i, k in enumerate(inc.keys)]).distinct()
-    cond = reduce(lambda a, b: a & b, [stored[k].eqNullSafe(keys[f"__key_{i}"]) for i, k in enumerate(inc.keys)])
-    kept = stored.join(keys, cond, "left_anti")
-    return new_rows.unionByName(kept.select(*new_rows.columns))
 
 
 def new_watermark(merged_path: str, spark, inc: Incremental) -> str | None:

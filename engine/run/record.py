@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from engine.io.objectstore import LocalStore, ObjectStore
 
 Status = Literal["pending", "running", "ok", "failed", "skipped"]
+RunStatus = Literal["running", "ok", "failed", "interrupted"]
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -62,7 +63,8 @@ class RunRecord(BaseModel):
     resolved_by: str | None = Field(None, description="the resume run that finished this run's work")
     started_at: str = Field(default_factory=utc_now)
     finished_at: str | None = None
-    status: Literal["running", "ok", "failed"] = "running"
+    status: RunStatus = "running"
+    holder: dict[str, Any] = Field(default_factory=dict, description="pid, host and start of the process running it")
     specs: list[SpecRecord] = Field(default_factory=list)
     resume_command: str | None = None
 

@@ -30,7 +30,9 @@ def detail_lines(record: SpecRecord) -> list[str]:
         mark = "balanced" if acc.get("balanced") else "NOT BALANCED"
         lines.append(f"    conservation ({acc['source']}): in {acc['rows_in']:,} = out {acc['rows_out']:,} + "
                      f"quarantined {acc['quarantined']:,} + filtered {acc['filtered']:,} + "
-                     f"deduplicated {acc['deduplicated']:,} + dropped {acc['dropped']:,} — {mark}")
+                     f"deduplicated {acc['deduplicated']:,} + "
+                     + (f"superseded {acc['superseded']:,} + " if acc.get("superseded") else "")
+                     + f"dropped {acc['dropped']:,} — {mark}")
     for rule in record.rules:
         lines.append(f"    rule {rule['rule']} [{rule['kind']}, {rule['action']}]: "
                      f"{rule['failed']:,} of {rule['checked']:,} rows failed")

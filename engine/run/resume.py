@@ -1,16 +1,62 @@
-"""Which run to resume and what is left to do in it.
+"""Which run to resume, how to reopen it as it ran, and what is left to do in it.
 
 A resume re-runs the specs of a run that did not finish (failed, skipped, never started, or
 cut off by a crash) and everything downstream of them within that run's selection. Specs that
 committed are not recomputed: their tables are read at the version they committed.
+
+The printed ``medallion run --resume RUN_ID`` must work as typed, even when the run used a
+lake elsewhere (``--var lake_dir=…``) or another profile. So each run started from a project
+leaves a small locator in ``<project>/.medallion/runs/<run id>.json`` (profile, ``--var`` as
+given, lake location); a resume reopens the workspace with them (command-line ``--var`` wins)
+and so finds the run store where the failed run used it. The run record itself keeps the
+profile and every resolved variable.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from engine.errors import UsageError
+from engine.io.objectstore import holder_is_stale
 from engine.plan.graph import Graph
 from engine.run.record import RunRecord, RunStore
 from engine.spec.suggest import did_you_mean
+
+LOCATORS = Path(".medallion") / "runs"
+STALE_AFTER = 6 * 3600  # as the lake lock: a holder older than this is gone
+
+
+def remember(project_root: Any, record: RunRecord, lake_root: Any) -> None:
+    """Leave the locator of a run in its project (best effort: a read-only project is fine)."""
+    if not isinstance(project_root, Path):
+        return
+    folder = project_root / LOCATORS
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{record.run_id}.json").write_text(json.dumps(
+            {"run_id": record.run_id, "profile": record.profile, "var_args": record.var_args,
+             "lake": str(lake_root)}, indent=2))
+    except OSError:
+        pass
+
+
+def locate(project_root: Path, run_id: str | None) -> dict[str, Any] | None:
+    """The locator of ``run_id`` (None/"latest": the newest one), or None."""
+    folder = project_root / LOCATORS
+    if run_id in (None, "", "latest"):
+        found = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        return json.loads(found[-1].read_text()) if found else None
+    path = folder / f"{run_id}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def reopen_args(locator: dict[str, Any] | None, profile: str | None, var: list[str]) -> tuple[str | None, list[str]]:
+    """Profile and ``--var`` to reopen a run with: its own, then the command line's (which win)."""
+    if locator is None:
+        return profile, list(var)
+    return profile or locator.get("profile"), [*locator.get("var_args", []), *var]
 
 
 def pick_run(store: RunStore, run_id: str | None) -> RunRecord:
@@ -23,22 +69,54 @@ def pick_run(store: RunStore, run_id: str | None) -> RunRecord:
         return unfinished[-1]
     record = store.load(run_id)
     if record is None:
-        raise UsageError(f"no run '{run_id}'{did_you_mean(run_id, [r.run_id for r in runs])}")
+        raise UsageError(f"no run '{run_id}' in {store.folder}{did_you_mean(run_id, [r.run_id for r in runs])}")
     if record.status == "ok":
         raise UsageError(f"run {run_id} finished ok; nothing to resume")
     return record
 
 
+def mark_interrupted(store: RunStore, run_id: str | None) -> None:
+    """A run whose stale lock was taken over died while running: record it as interrupted."""
+    record = store.load(run_id) if run_id else None
+    if record is not None and record.status == "running":
+        record.status = "interrupted"
+        for spec in record.specs:
+            if spec.status == "running":
+                spec.status, spec.error = "failed", "interrupted: the process died (its lock was stale)"
+        store.save(record)
+
+
+def shown_status(record: RunRecord, lock_holder: dict[str, Any] | None) -> str:
+    """A run's status as ``medallion runs`` shows it: a "running" run whose lock is gone or stale
+    (its process died) is interrupted."""
+    status = record.status
+    holder = lock_holder or {}
+    if status == "running" and (holder.get("run_id") != record.run_id or holder_is_stale(holder, STALE_AFTER)):
+        status = "interrupted"  # a live run holds the lake lock, and its process is there
+    return f"{status} (resumed by {record.resolved_by})" if record.resolved_by else status
+
+
 def mark_resolved(store: RunStore, resumed: RunRecord) -> None:
-    """After a resume that ended ok: the original run and its failed resumes are done."""
+    """After a resume that ended ok: every unfinished run of its chain is done, by this run."""
     if resumed.status != "ok" or not resumed.resumed_from:
         return
-    for record in store.list():
-        if record.run_id == resumed.resumed_from or (
-                record.resumed_from == resumed.resumed_from and record.run_id != resumed.run_id):
-            if record.status != "ok" and not record.resolved_by:
-                record.resolved_by = resumed.run_id
-                store.save(record)
+    runs = {r.run_id: r for r in store.list()}
+    chain = {resumed.run_id}
+    changed = True
+    while changed:  # the runs linked to this one through resumed_from, in either direction
+        changed = False
+        for record in runs.values():
+            linked = record.run_id in chain or record.resumed_from in chain
+            if linked and not {record.run_id, record.resumed_from or record.run_id} <= chain:
+                chain |= {record.run_id, *([record.resumed_from] if record.resumed_from else [])}
+                changed = True
+    for run_id in chain - {resumed.run_id}:
+        record = runs.get(run_id)
+        if record is not None and record.status != "ok" and not record.resolved_by:
+            record.resolved_by = resumed.run_id
+            if record.status == "running":
+                record.status = "interrupted"
+            store.save(record)
 
 
 def remaining(graph: Graph, record: RunRecord) -> list[str]:

@@ -12,6 +12,7 @@ import glob
 import math
 from pathlib import Path
 
+from engine.errors import MedallionError
 from engine.io.lake import Lake
 from engine.io.objectstore import path_bytes
 from engine.spec.loader import LoadedSpec
@@ -34,7 +35,10 @@ def input_bytes(loaded: LoadedSpec, lake: Lake, base_dir: Path) -> int:
             for match in glob.glob(pattern, recursive=True):
                 total += path_bytes(Path(match))
     for table in loaded.spec.input_tables:
-        current = lake.current(table)
+        try:
+            current = lake.current(table)
+        except MedallionError:
+            continue  # a broken input is reported by the spec's own read, with its recovery
         if current is not None:
             total += lake.version_bytes(current)  # a folder locally, an S3 listing on AWS
     return total

@@ -87,6 +87,10 @@ class Incremental(BaseModel):
     column: str = Field(description="creation-time column (ISO-8601 text or timestamp)")
     keys: list[str] = Field(min_length=1, description="a re-read row replaces the stored row with these keys")
     lookback_hours: float = Field(72, ge=0, description="re-read this far behind the watermark (late rows)")
+    on_duplicate: Literal["latest", "keep_all", "fail"] = Field(
+        "latest", description="what a repeated key means: latest (the newest delivery wins, older versions go "
+        "to the <table>__superseded audit table with the reason), keep_all (every distinct version is kept) or "
+        "fail (a changed re-delivery stops the spec); identical re-deliveries never duplicate")
 
 
 class ColumnDoc(BaseModel):

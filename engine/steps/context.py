@@ -91,6 +91,7 @@ class StepContext:
     secrets: SecretProvider | None = None
     step_label: str = ""
     quarantine: list[DataFrame] = field(default_factory=list)
+    rejected: list[DataFrame] = field(default_factory=list)  # records that did not fit the declared shape
     losses: list[Loss] = field(default_factory=list)
     rules: list[RuleOutcome] = field(default_factory=list)
     cached: list[DataFrame] = field(default_factory=list)

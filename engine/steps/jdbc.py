@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from engine.errors import UsageError
+from engine.io.identifiers import quote_identifier
 from engine.spec.secrets import resolve_secrets
 from engine.spec.steps import JdbcStep
 from engine.steps.context import StepContext
@@ -26,8 +27,7 @@ def jdbc_options(ctx: StepContext) -> tuple[str, dict[str, str]]:
     return url, props
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_quote = quote_identifier  # standard SQL quoting, shared with the warehouses
 
 
 def run_jdbc(step: JdbcStep, frame: DataFrame | None, ctx: StepContext) -> DataFrame:

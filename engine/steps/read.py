@@ -8,6 +8,7 @@ from pyspark.sql.types import StructField, StructType, _parse_datatype_string
 
 from engine.spec.steps import ReadStep
 from engine.steps.context import StepContext
+from engine.steps.row_shape import CORRUPT, split_by_shape
 
 
 def schema_of(columns: dict[str, str]) -> StructType:
@@ -22,15 +23,21 @@ def run_read(step: ReadStep, frame: DataFrame | None, ctx: StepContext) -> DataF
         return run_read_text(step, ctx)
     path = ctx.resolve_path(step.path)
     reader = ctx.spark.read
+    strict = step.format == "csv" and bool(step.columns)
     if step.columns:
-        reader = reader.schema(schema_of(step.columns))
+        declared = {**step.columns, CORRUPT: "string"} if strict else step.columns
+        reader = reader.schema(schema_of(declared))
     if step.format == "csv":
         opts = step.csv
         reader = (reader.option("header", opts.header).option("sep", opts.delimiter)
                   .option("quote", opts.quote).option("escape", opts.escape)
                   .option("encoding", opts.encoding).option("multiLine", opts.multiline)
                   .option("mode", "PERMISSIVE"))
+        if strict:
+            reader = reader.option("columnNameOfCorruptRecord", CORRUPT)
         df = reader.csv(path)
+        if strict:  # a record with more or fewer fields than declared is rejected, never trimmed
+            df = split_by_shape(df, list(step.columns or {}), opts, ctx)
     elif step.format == "parquet":
         df = reader.parquet(path)
     else:

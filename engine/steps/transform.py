@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from engine.io.identifiers import quote_identifier as shared_quote
 from engine.spec.steps import (CastStep, DedupeStep, DeriveStep, FilterStep, MapValuesStep, RenameStep, SelectStep,
                                TrimStep)
 from engine.steps.context import Loss, StepContext
@@ -94,8 +95,8 @@ def run_dedupe(step: DedupeStep, frame: DataFrame, ctx: StepContext) -> DataFram
 
 
 def quote_identifier(name: str) -> str:
-    """Backtick-quote a column name for Spark SQL text."""
-    return "`" + name.replace("`", "``") + "`"
+    """Backtick-quote a column name for Spark SQL text (the shared quoter, Spark's character)."""
+    return shared_quote(name, "`")
 
 
 def over_clause(partition_by: list[str], order_by: list[str], frame: str = "") -> str:

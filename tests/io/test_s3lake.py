@@ -57,7 +57,8 @@ def test_commit_writes_manifest_then_pointer(s3):
     rec = lake.commit(first, rows=3, columns=[{"name": "a", "type": "int"}], partition_by=[], run_id="r1")
     pointer = json.loads(body(s3, "lake/silver/t/_current.json"))
     assert pointer["version"] == 1 and pointer["rows"] == 3 and pointer["run_id"] == "r1"
-    assert pointer["path"] == rec.path == "s3://medallion-lake/lake/silver/t/v000001"
+    assert pointer["path"] == "silver/t/v000001"  # relative to the lake prefix: a copied lake reads its own
+    assert rec.path == lake.current("silver.t").path == "s3://medallion-lake/lake/silver/t/v000001"
     assert json.loads(body(s3, "lake/silver/t/v000001/_manifest.json")) == pointer
     # the claim is gone once the manifest says the version is committed
     assert keys(s3) == ["lake/silver/t/_current.json", "lake/silver/t/v000001/_manifest.json",
@@ -74,9 +75,9 @@ def test_same_json_as_the_local_lake(s3, tmp_path):
     on_disk = json.loads((tmp_path / "gold/m/_current.json").read_text())
     on_s3 = json.loads(body(s3, "lake/gold/m/_current.json"))
     assert set(on_disk) == set(on_s3) == {"table", "version", "path", "rows", "columns", "partition_by",
-                                          "committed_at", "run_id", "watermark"}
-    assert {k: v for k, v in on_s3.items() if k not in ("path", "committed_at")} == \
-           {k: v for k, v in on_disk.items() if k not in ("path", "committed_at")}
+                                          "committed_at", "run_id", "watermark", "companions", "owner"}
+    assert {k: v for k, v in on_s3.items() if k != "committed_at"} == \
+           {k: v for k, v in on_disk.items() if k != "committed_at"}  # relative paths: the same everywhere
     assert (a.version, b.version) == (1, 1)
 
 
@@ -210,3 +211,16 @@ def test_version_bytes_sizes_shuffles_on_s3_and_locally(s3, tmp_path):
     rec = local.commit(pending, rows=10, columns=[], partition_by=[], run_id="r")
     manifest = (Path(rec.path) / "_manifest.json").stat().st_size
     assert local.version_bytes(rec) == 10 + manifest
+
+
+def test_a_lake_copied_to_another_prefix_reads_its_own_objects(s3):
+    lake = S3Lake(BUCKET, "lake")
+    pending = lake.begin("silver.t")
+    write_version(s3, pending)
+    lake.commit(pending, rows=1, columns=[], partition_by=[], run_id="r1")
+    for key in keys(s3):
+        s3.copy_object(Bucket=BUCKET, Key="copy/" + key.removeprefix("lake/"),
+                       CopySource={"Bucket": BUCKET, "Key": key})
+    copy = S3Lake(BUCKET, "copy")
+    assert copy.require("silver.t").path == "s3://medallion-lake/copy/silver/t/v000001"
+    assert [t.path for t in copy.tables()] == ["s3://medallion-lake/copy/silver/t/v000001"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,7 +65,7 @@ def content(root: Path) -> dict[str, tuple[int, str]]:
     """Row count and a hash of the sorted rows (metadata columns left out) of every table."""
     out = {}
     for table in ("bronze.a", "silver.b", "gold.c"):
-        path = pointer(root, table)["path"]
+        path = root / "lake" / pointer(root, table)["path"]  # relative to the lake root
         with duckdb.connect() as con:
             rows = con.execute(f"select * from read_parquet('{path}/*.parquet')").fetchall()
         digest = hashlib.sha256(repr(sorted(rows, key=repr)).encode()).hexdigest()
@@ -143,3 +144,83 @@ def test_daily_incremental_run_twice_gives_identical_tables(tmp_path):
     assert {t: pointer(root, t)["version"] for t in ("bronze.a", "silver.b", "gold.c")} == \
         {"bronze.a": 2, "silver.b": 2, "gold.c": 2}
     assert pointer(root, "bronze.a")["rows"] == 4
+
+
+QUARANTINING = ("name: silver.b\ninputs: {a: bronze.a}\nsteps:\n  - {type: derive, columns: {double_amount: amount * 2}}\n"
+                "  - type: quality\n    rules:\n      - {rule: range, column: amount, min: 1, name: positive}\n")
+
+
+def test_one_commit_for_table_and_quarantine_and_honest_run_states(tmp_path):
+    """Killed between the table's pointer and its quarantine's: they still switch together."""
+    root = project(tmp_path / "p")
+    (root / "pipelines/silver/b.yaml").write_text(QUARANTINING)
+    assert medallion(root, "run").returncode == 0
+    (root / "raw/a.csv").write_text("id,amount\n1,10\n2,0\n3,5\n4,7\n5,-1\n")
+    crashed = medallion(root, "run", "--inject-fault", "silver.b=kill_mid_commit")
+    assert crashed.returncode == -signal.SIGKILL
+    # the crash fell after the commit point (the table's pointer) and before the quarantine's
+    assert pointer(root, "silver.b")["version"] == 2 and pointer(root, "silver.b")["companions"] == \
+        {"quarantine.silver_b": 2}
+    assert pointer(root, "quarantine.silver_b")["version"] == 1
+    runs = medallion(root, "runs")
+    killed = json.loads(sorted((root / "lake/_runs").glob("*.json"))[-1].read_text())["run_id"]
+    assert f"{killed}\tinterrupted\t" in runs.stdout  # not "running": its process is gone
+    # any reader of the lake sees both at version 2 (the quarantine rolled forward)
+    from engine.io.lake import LocalLake
+
+    assert LocalLake(root / "lake").current("quarantine.silver_b").version == 2
+    resumed = medallion(root, "run", "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert pointer(root, "quarantine.silver_b")["version"] >= 2
+    with duckdb.connect(str(root / "lake/warehouse.duckdb"), read_only=True) as con:
+        quarantined = con.execute("select _record from quarantine.silver_b").fetchall()
+        kept = con.execute("select id from silver.b order by id").fetchall()
+    assert sorted(json.loads(r[0])["id"] for r in quarantined) == [2, 5] and kept == [(1,), (3,), (4,)]
+    runs = medallion(root, "runs").stdout
+    finished_by = json.loads((root / "lake/_runs" / f"{killed}.json").read_text())["resolved_by"]
+    assert finished_by and f"{killed}\tinterrupted (resumed by {finished_by})\t" in runs
+
+
+def _unshare_works() -> bool:
+    return shutil.which("unshare") is not None and subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True).returncode == 0
+
+
+def medallion_on_mount(root: Path, setup: str, *args: str) -> subprocess.CompletedProcess:
+    """Run the CLI in a private mount namespace where ``setup`` mounted something over the lake."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDALLION_")}
+    lake = root / "lake"
+    lake.mkdir(exist_ok=True)
+    script = f'{setup} && exec "$@"'
+    return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh",
+                           sys.executable, "-m", "engine.cli", *args, "--project-dir", str(root)],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=str(root))
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="needs unprivileged mount namespaces (unshare)")
+def test_disk_full_is_terminal_with_a_plain_message(tmp_path):
+    root = project(tmp_path / "p")
+    (root / "medallion.yaml").write_text(CONFIG.replace("retry: {attempts: 1, backoff_seconds: 0}",
+                                                        "retry: {attempts: 3, backoff_seconds: 0}"))
+    rows = "".join(f"{i},{i % 97}\n" for i in range(200_000))
+    (root / "raw/a.csv").write_text("id,amount\n" + rows)
+    lake = root / "lake"
+    result = medallion_on_mount(root, f"mount -t tmpfs -o size=256k tmpfs {lake}", "run", "--plain")
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "internal error" not in out and "An error occurred while calling" not in out
+    assert "disk full (" in out and "No space left on device" in out and "nothing was committed" in out
+    assert "retry   bronze.a" not in out  # terminal: a full disk is not retried
+    assert "to resume: medallion run --resume " in out
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="needs unprivileged mount namespaces (unshare)")
+def test_read_only_lake_is_terminal_with_a_plain_message(tmp_path):
+    root = project(tmp_path / "p")
+    assert medallion(root, "run").returncode == 0
+    lake = root / "lake"
+    result = medallion_on_mount(root, f"mount --bind {lake} {lake} && mount -o remount,bind,ro {lake}", "run")
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "internal error" not in out and "Traceback" not in out
+    assert f"error: writing {lake}/_lock.json: permission denied (" in out and "Read-only file system" in out

@@ -62,20 +62,21 @@ def test_incremental_lifecycle(spark, make_project, capsys):
     write(root, [(1, DAY.format(1), "a"), (2, "2024-01-02T11:00:00Z", "B"), (3, DAY.format(3), "c"),
                  (4, DAY.format(4), "d"), (5, DAY.format(5), "e"), (5, DAY.format(5), "e")])
     assert main(["run", *args]) == 0
+    # an identical copy of a record (5 twice) is stored once: re-delivery never duplicates
     assert table(root) == [("1", DAY.format(1), "a"), ("2", DAY.format(2), "b"), ("3", DAY.format(3), "c"),
-                           ("4", DAY.format(4), "d"), ("5", DAY.format(5), "e"), ("5", DAY.format(5), "e")]
+                           ("4", DAY.format(4), "d"), ("5", DAY.format(5), "e")]
     assert pointer(root)["watermark"] == "2024-01-05T12:00:00"
 
     # a failure before the commit: table and watermark stay as they were
     write(root, [(6, DAY.format(6), "f")])
     assert main(["run", "--inject-fault", "bronze.events=commit_error", *args]) == 1
-    assert pointer(root)["watermark"] == "2024-01-05T12:00:00" and len(table(root)) == 6
+    assert pointer(root)["watermark"] == "2024-01-05T12:00:00" and len(table(root)) == 5
 
     # backfill the window holding day 2: the changed value replaces the stored one
     write(root, [(1, DAY.format(1), "a"), (2, "2024-01-02T11:00:00Z", "B"), (3, DAY.format(3), "c")])
     assert main(["run", "--backfill", "2024-01-02", "2024-01-02", *args]) == 0
     assert ("2", "2024-01-02T11:00:00Z", "B") in table(root) and ("2", DAY.format(2), "b") not in table(root)
-    assert len(table(root)) == 6
+    assert len(table(root)) == 5
 
     # full refresh: only what the source holds now
     write(root, [(7, DAY.format(7), "g")])

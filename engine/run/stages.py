@@ -1,0 +1,275 @@
+"""One spec's way through the runner, as small stages that read top to bottom.
+
+:func:`execute_spec` runs :data:`STAGES` in order — read, window, merge, observe, write,
+account, commit — on a :class:`SpecJob` that holds everything the spec touches. Nothing is
+kept in module state and each job has its own StepContext and pending writes, so specs
+without a path between them can later run on threads (each stage only needs its job, the
+Spark session and the lake). On any failure the job's unpublished writes are removed and the
+error is located in the spec file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Any, Callable
+
+from pyspark.sql import DataFrame, SparkSession
+
+from engine.errors import MedallionError, StorageFault, TerminalError
+from engine.io.lake import Lake, PendingWrite, Publish, TableVersion
+from engine.run import incremental, redelivery
+from engine.run.accounting import account, check
+from engine.run.failures import classify
+from engine.run.faults import FaultPlan
+from engine.run.incremental import LoadMode
+from engine.run.outputs import columns_of, read_table, side_tables, watermark_observer, watermark_of, write
+from engine.spec.loader import LoadedSpec
+from engine.spec.secrets import SecretProvider
+from engine.spec.steps import ReadStep
+from engine.steps import EXECUTORS
+from engine.steps.context import Loss, StepContext
+from engine.steps.counting import ObservedCount, ObservedMetrics
+from engine.steps.row_shape import RejectedCount
+
+
+@dataclass
+class SpecResult:
+    """What one spec run produced, for its run-record entry."""
+
+    rows_in: int
+    rows_out: int
+    version: int
+    quarantined: int | None = None
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    accounting: dict[str, Any] | None = None
+    artefacts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Output:
+    """One table a spec writes: the main table or a side table (quarantine, rejected, superseded)."""
+
+    table: str
+    frame: DataFrame
+    partition_by: list[str] = field(default_factory=list)
+    pending: PendingWrite | None = None
+    rows: int = 0
+
+
+@dataclass
+class SpecJob:
+    """Everything one spec's execution reads and produces, passed from stage to stage."""
+
+    loaded: LoadedSpec
+    lake: Lake
+    ctx: StepContext
+    faults: FaultPlan
+    mode: LoadMode
+    current: TableVersion | None = None  # the output's committed version when the job began
+    frame: DataFrame | None = None
+    rows_in: int = 0
+    per_input: dict[str, int] = field(default_factory=dict)
+    reads: list[ObservedCount] = field(default_factory=list)
+    window_count: Loss | None = None  # rows outside the re-read window
+    stored_rows: int = 0
+    resolution: redelivery.Resolution | None = None
+    watermark: ObservedMetrics | None = None
+    outputs: list[Output] = field(default_factory=list)
+    accounting: dict[str, Any] | None = None
+    committed: TableVersion | None = None
+
+    @property
+    def spec(self) -> Any:
+        """The validated spec model."""
+        return self.loaded.spec
+
+
+# -- the stages, in order -------------------------------------------------------------------
+
+def read(job: SpecJob) -> None:
+    """Read the inputs' committed versions and apply every step (lazy: nothing is computed yet).
+
+    When the spec declares ``conservation``, only losses on the path from that input to the
+    output count (a filter on a lookup frame removes no source rows); a spec that reads files
+    counts every loss. Lossy steps count through observations, so nothing is cached here.
+    """
+    spec, ctx = job.spec, job.ctx
+    for alias, table in spec.inputs.items():
+        ctx.frames[alias], job.per_input[alias] = read_table(ctx.spark, job.lake, table)
+        job.rows_in += job.per_input[alias]
+    frame: DataFrame | None = ctx.frames[next(iter(spec.inputs))] if len(spec.inputs) == 1 else None
+    flow: list[DataFrame] = [ctx.frames[spec.conservation]] if spec.conservation else []
+    for i, step in enumerate(spec.steps):
+        ctx.step_label = f"step {i + 1} ({step.type})"
+        try:
+            source = ctx.frame(step.input) if step.input else frame
+            main = ctx.frame(step.left) if getattr(step, "left", None) else source
+            losses_before = len(ctx.losses)
+            frame = EXECUTORS[step.type](step, source, ctx)
+            if isinstance(step, ReadStep):
+                job.reads.append(ObservedCount(frame))
+                frame = job.reads[-1].frame
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a located RunError
+            err = classify(exc, ctx.step_label)
+            err.path, err.line = str(job.loaded.path), job.loaded.doc.line_of(("steps", i))
+            raise err from exc
+        if any(main is f for f in flow):
+            flow.append(frame)
+        elif spec.inputs:
+            del ctx.losses[losses_before:]
+        if step.as_:
+            ctx.frames[step.as_] = frame
+    assert frame is not None
+    if spec.conservation and not any(frame is f for f in flow):
+        raise TerminalError(f"conservation: the output is not derived from input '{spec.conservation}'",
+                            path=str(job.loaded.path), line=job.loaded.doc.line_of(("conservation",)))
+    job.frame = frame
+
+
+def window(job: SpecJob) -> None:
+    """An incremental spec keeps the source rows of this run's window (watermark - lookback)."""
+    job.ctx.step_label = f"writing {job.spec.output.table}"
+    if job.spec.incremental:
+        before = ObservedCount(job.frame)
+        after = ObservedCount(incremental.window(before.frame, job.spec.incremental, job.mode, job.current))
+        job.window_count = Loss("filtered", "outside the re-read window", before=before, after=after)
+        job.frame = after.frame
+
+
+def merge(job: SpecJob) -> None:
+    """Merge the window into the stored table by the spec's re-delivery rule (``on_duplicate``)."""
+    inc = job.spec.incremental
+    if not inc:
+        return
+    stored = None
+    if job.mode.kind != "full" and job.current is not None:
+        stored, job.stored_rows = read_table(job.ctx.spark, job.lake, job.current.table)
+    job.resolution = redelivery.resolve(job.frame, stored, inc, job.ctx.run_id)
+    job.frame = job.resolution.merged
+
+
+def observe(job: SpecJob) -> None:
+    """Attach the counters the writes fill in: the new watermark rides along with the main write."""
+    if job.spec.incremental:
+        job.watermark = watermark_observer(job.frame, job.spec.incremental.column)
+        job.frame = job.watermark.frame
+
+
+def write_outputs(job: SpecJob) -> None:
+    """Write the main table, then the side tables it needs, to new, still invisible, version folders.
+
+    The main write fills the counters (rejected records, superseded rows), so a side table that
+    would get nothing new is not written at all.
+    """
+    spec, ctx, lake = job.spec, job.ctx, job.lake
+    sides = side_tables(spec)
+    _write(job, Output(spec.output.table, job.frame, list(spec.output.partition_by)))
+    if ctx.quarantine:
+        _write(job, Output(sides["quarantine"], reduce(DataFrame.unionByName, ctx.quarantine)))
+    if ctx.rejected and (_rejected(ctx) > 0 or lake.current(sides["rejected"]) is not None):
+        _write(job, Output(sides["rejected"], reduce(DataFrame.unionByName, ctx.rejected)))
+    resolution = job.resolution
+    if resolution is not None and resolution.superseded is not None and resolution.superseded_rows() > 0:
+        previous = lake.current(sides["superseded"])
+        old = read_table(ctx.spark, lake, previous.table)[0] if previous else None
+        _write(job, Output(sides["superseded"], redelivery.append_audit(old, resolution.superseded)))
+
+
+def _write(job: SpecJob, out: Output) -> None:
+    job.outputs.append(out)
+    out.pending = job.lake.begin(out.table)
+    out.rows = write(out.frame, out.pending, out.partition_by)
+
+
+def account_rows(job: SpecJob) -> None:
+    """Balance the rows: every row read is written or counted where it went (else fail)."""
+    spec, ctx = job.spec, job.ctx
+    job.rows_in += sum(read.count() for read in job.reads)
+    rows_out = job.outputs[0].rows
+    if spec.conservation:
+        job.accounting = account(spec.conservation, job.per_input[spec.conservation], rows_out, ctx.losses)
+    elif job.reads and not spec.inputs:
+        losses = list(ctx.losses)
+        if job.window_count is not None:
+            losses.append(job.window_count)
+        if job.resolution is not None:
+            losses.append(Loss("deduplicated", "identical re-delivery", rows=job.resolution.identical()))
+            losses.append(Loss("superseded", "older version of a re-delivered key",
+                               rows=job.resolution.superseded_rows()))
+        records = sum(read.count() for read in job.reads) + _rejected(ctx)
+        job.rows_in = records
+        job.accounting = account("records read" + (" + stored rows" if job.stored_rows else ""),
+                                 records + job.stored_rows, rows_out, losses)
+    if job.accounting is not None:
+        check(job.accounting)
+
+
+def _rejected(ctx: StepContext) -> int:
+    return sum(loss.count() for loss in ctx.losses if isinstance(loss, RejectedCount))
+
+
+def commit(job: SpecJob) -> None:
+    """Publish every output as one commit (an injected fault may strike before or in the middle)."""
+    spec = job.spec
+    job.faults.before_commit(spec.name)
+    main = job.outputs[0]
+    watermark = watermark_of(job.watermark, str(main.pending.path), job.ctx.spark, spec) if job.watermark else None
+    publish = [Publish(o.pending, o.rows, columns_of(o.frame), o.partition_by) for o in job.outputs]
+    publish[0].watermark = watermark
+    job.committed = job.lake.commit_all(publish[0], publish[1:], run_id=job.ctx.run_id,
+                                        between=lambda: job.faults.mid_commit(spec.name))
+
+
+STAGES: list[Callable[[SpecJob], None]] = [read, window, merge, observe, write_outputs, account_rows, commit]
+
+
+def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: Lake, run_id: str,
+                 base_dir: Any, secrets: SecretProvider | None = None,
+                 faults: FaultPlan | None = None, mode: LoadMode | None = None,
+                 source: Any = None) -> SpecResult:
+    """Run one spec through every stage; its outputs are committed together or not at all."""
+    spec = loaded.spec
+    ctx = StepContext(spark=spark, run_id=run_id, base_dir=base_dir, spec_name=spec.name, secrets=secrets,
+                      source=source)
+    job = SpecJob(loaded, lake, ctx, faults or FaultPlan(), mode or LoadMode())
+    try:
+        if spec.incremental:
+            job.current = lake.current(spec.output.table)
+            ctx.incremental_since = incremental.since(spec.incremental, job.mode, job.current)
+        for stage in STAGES:
+            stage(job)
+    except Exception as exc:  # noqa: BLE001
+        _abort(job)
+        raise _located(job, exc) from exc
+    finally:
+        for cached in ctx.cached:
+            cached.unpersist()
+    return _result(job)
+
+
+def _abort(job: SpecJob) -> None:
+    for out in job.outputs:
+        if out.pending is None:
+            continue
+        try:
+            now = job.lake.current(out.table)
+        except StorageFault:
+            now = None
+        if now is None or now.version != out.pending.version:
+            job.lake.abort(out.pending)
+
+
+def _located(job: SpecJob, exc: BaseException) -> MedallionError:
+    err = classify(exc, job.ctx.step_label)
+    if err.path is None:
+        err.path, err.line = str(job.loaded.path), job.loaded.doc.line_of(("output",))
+    return err
+
+
+def _result(job: SpecJob) -> SpecResult:
+    sides = side_tables(job.spec)
+    quarantined = next((o.rows for o in job.outputs if o.table == sides["quarantine"]), None)
+    assert job.committed is not None
+    return SpecResult(job.rows_in, job.outputs[0].rows, job.committed.version, quarantined,
+                      [r.as_dict() for r in job.ctx.rules], job.accounting, list(job.ctx.artefacts))
