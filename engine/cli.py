@@ -110,7 +110,7 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
                          resume=resume, full_refresh=full_refresh, backfill=backfill, plain=plain,
                          inject_fault=list(inject_fault or []))
     if record.status != "ok":
-        raise typer.Exit(1)
+        raise typer.Exit(130 if record.status == "interrupted" else 1)
 
 
 @app.command()

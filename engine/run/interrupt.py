@@ -68,10 +68,16 @@ class InterruptGuard:
         if self.on_request is not None:
             self.on_request(name)
         if self.cancel is not None:
-            try:
-                self.cancel()
-            except Exception:  # noqa: BLE001 - a stop must never fail because cancelling did
-                pass
+            # Not from the handler itself: it runs in the main thread, which may be blocked
+            # reading its own py4j connection (a reentrant read would fail there). A thread of
+            # its own gets its own connection to the JVM.
+            threading.Thread(target=self._cancel, name="medallion-cancel", daemon=True).start()
+
+    def _cancel(self) -> None:
+        try:
+            self.cancel()  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - a stop must never fail because cancelling did
+            pass
 
     def __enter__(self) -> "InterruptGuard":
         if threading.current_thread() is threading.main_thread():
@@ -86,5 +92,13 @@ class InterruptGuard:
 
 
 def spark_canceller(spark: Any) -> Callable[[], None]:
-    """Cancel every running job of the session (the one used by the runner's guard)."""
-    return lambda: spark.sparkContext.cancelAllJobs()
+    """Cancel every running job of the session (the one used by the runner's guard).
+
+    The JVM's log goes quiet first: the cancelled tasks would each log their interruption with a
+    Java stack trace, which is noise once the user has asked the run to stop.
+    """
+    def cancel() -> None:
+        spark.sparkContext.setLogLevel("OFF")
+        spark.sparkContext.cancelAllJobs()
+
+    return cancel

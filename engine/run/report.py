@@ -7,11 +7,14 @@ plain, greppable lines. Either way the facts come from the run record, which is 
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+import time
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from engine.run.progress import LiveProgress, spark_stage_progress
 
 from engine.run.record import RunRecord, SpecRecord
 
@@ -53,26 +56,41 @@ class Reporter:
         self.plain = (not stream.isatty()) if plain is None else plain
         self.console = Console(file=stream, highlight=False, soft_wrap=True,
                                force_terminal=False if self.plain else None, no_color=self.plain)
-        self._status = None
+        self._live: LiveProgress | None = None
+        self._spark: Any = None
+        self._started = time.monotonic()
+        self._done = 0
+        self._total = 0
+
+    def attach_spark(self, spark: Any) -> None:
+        """Show the running spec's Spark stage progress in the live view (terminals only)."""
+        self._spark = spark
+        if self._live is not None:
+            self._live.stages = spark_stage_progress(spark)
 
     def run_started(self, record: RunRecord) -> None:
-        """Announce the run and what it will do."""
+        """Announce the run and what it will do; on a terminal, start the live view."""
+        self._started, self._done, self._total = time.monotonic(), 0, len(record.specs)
         self.console.print(f"run {record.run_id} · profile {record.profile} · "
                            f"{len(record.specs)} spec(s)")
+        if not self.plain:
+            self._live = LiveProgress(self.console, len(record.specs))
+            if self._spark is not None:
+                self._live.stages = spark_stage_progress(self._spark)
+            self._live.start()
 
     def spec_started(self, record: SpecRecord) -> None:
-        """A spec begins (live spinner on terminals)."""
-        if self.plain:
-            self.console.print(f"  start {record.spec}")
+        """A spec begins: a counted line off a terminal, a line in the live view on one."""
+        if self._live is not None:
+            self._live.spec_started(record.spec)
         else:
-            self._status = self.console.status(f"running {record.spec} …")
-            self._status.start()
+            self.console.print(f"  start {record.spec} ({self._done + 1} of {self._total})")
 
     def spec_finished(self, record: SpecRecord) -> None:
         """A spec ends: one line with status, rows and time."""
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
+        self._done += 1
+        if self._live is not None:
+            self._live.spec_finished(record.spec, record.rows_out)
         seconds = "" if record.seconds is None else f"{record.seconds:.1f}s"
         attempts = f" attempts={record.attempts}" if record.attempts > 1 else ""
         line = (f"  {record.status:<7} {record.spec:<40} rows_in={_fmt_rows(record.rows_in)} "
@@ -92,12 +110,23 @@ class Reporter:
                            f"(attempt {record.attempts}, waiting {wait:.1f}s): {record.error}")
 
     def run_finished(self, record: RunRecord) -> None:
-        """Summary line; on failure, the command that resumes the run."""
+        """Summary: counts, total time, rows written and quarantined, conservation; the resume command."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
         ok = sum(s.status == "ok" for s in record.specs)
         failed = sum(s.status == "failed" for s in record.specs)
         skipped = sum(s.status == "skipped" for s in record.specs)
+        written = sum(s.rows_out or 0 for s in record.specs if s.status == "ok")
+        quarantined = sum(s.quarantined or 0 for s in record.specs if s.status == "ok")
+        checked = [s.accounting for s in record.specs if s.accounting]
+        unbalanced = sum(not a.get("balanced") for a in checked)
+        balance = (f"conservation balanced in {len(checked)} of {len(checked)} spec(s)" if not unbalanced
+                   else f"conservation NOT balanced in {unbalanced} of {len(checked)} spec(s)")
         self.console.print(f"run {record.run_id} {record.status}: {ok} ok, {failed} failed, "
                            f"{skipped} skipped")
+        self.console.print(f"  {time.monotonic() - self._started:.1f}s · {written:,} rows written · "
+                           f"{quarantined:,} quarantined" + (f" · {balance}" if checked else ""))
         if record.resume_command:
             self.console.print(f"to resume: {record.resume_command}")
 

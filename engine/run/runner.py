@@ -26,6 +26,7 @@ from engine.run import resume
 from engine.run.failures import classify
 from engine.run.faults import FaultPlan
 from engine.run.incremental import LoadMode
+from engine.run.interrupt import InterruptGuard, RunInterrupted, spark_canceller
 from engine.run.lock import LakeLock
 from engine.run.outputs import quarantine_table, read_table, written_rows  # noqa: F401 - public API
 from engine.run.record import RunRecord, RunStore, SpecRecord, new_run_id, utc_now
@@ -126,30 +127,44 @@ def _refresh_warehouse(ctx: RunContext, record: RunRecord) -> None:
 
 def _run_all(ctx: RunContext, record: RunRecord, names: list[str]) -> None:
     spark = ctx.spark_factory()
+    ctx.reporter.attach_spark(spark)
     broken: set[str] = set()
-    for name in names:
-        item = record.spec(name)
-        blocked = ctx.graph.upstream[name] & broken
-        if blocked:
-            item.status, item.error = "skipped", f"upstream failed: {', '.join(sorted(blocked))}"
-            broken.add(name)
-            ctx.reporter.spec_finished(item)
-            continue
-        if not _run_one(ctx, spark, record, item):
-            broken.add(name)
-        ctx.store.save(record)
-    record.status = "failed" if broken else "ok"
+    # Installed after the session exists, so it replaces PySpark's own SIGINT handler (which
+    # failed only the running spec and let the run go on): the first Ctrl-C or SIGTERM cancels
+    # the running jobs and stops the run here; a second one exits at once.
+    with InterruptGuard(cancel=spark_canceller(spark), on_request=lambda sig: ctx.reporter.line(
+            f"{sig}: cancelling the running Spark jobs and stopping the run (press again to exit at once)")) as guard:
+        for name in names:
+            item = record.spec(name)
+            if guard.requested:
+                item.status, item.error = "skipped", f"not started: the run was interrupted ({guard.signal_name})"
+                broken.add(name)
+                continue
+            blocked = ctx.graph.upstream[name] & broken
+            if blocked:
+                item.status, item.error = "skipped", f"upstream failed: {', '.join(sorted(blocked))}"
+                broken.add(name)
+                ctx.reporter.spec_finished(item)
+                continue
+            if not _run_one(ctx, spark, record, item, guard):
+                broken.add(name)
+            ctx.store.save(record)
+        interrupted = guard.requested and bool(broken)  # asked to stop, and something did not finish
+    record.status = "interrupted" if interrupted else "failed" if broken else "ok"
     record.finished_at = utc_now()
     if broken:
         record.resume_command = resume_command(record)
     ctx.store.save(record)
 
 
-def _run_one(ctx: RunContext, spark: SparkSession, record: RunRecord, item: SpecRecord) -> bool:
+def _run_one(ctx: RunContext, spark: SparkSession, record: RunRecord, item: SpecRecord,
+             guard: InterruptGuard | None = None) -> bool:
     """One spec with its retry policy; fills its record entry; True when it committed."""
     loaded = ctx.graph.specs[item.spec]
     item.status = "running"
     _size_shuffles(ctx, spark, loaded)
+    # one job group per spec: the Spark UI and the status tracker group its jobs by spec
+    spark.sparkContext.setJobGroup(f"{record.run_id}:{item.spec}", item.spec, interruptOnCancel=True)
     ctx.reporter.spec_started(item)
     started = time.monotonic()
 
@@ -160,7 +175,7 @@ def _run_one(ctx: RunContext, spark: SparkSession, record: RunRecord, item: Spec
 
     ok = True
     try:
-        result = _with_retry(loaded, ctx.default_retry, item, ctx.reporter, work)
+        result = _with_retry(loaded, ctx.default_retry, item, ctx.reporter, work, guard)
         item.rows_in, item.rows_out, item.version = result.rows_in, result.rows_out, result.version
         item.quarantined, item.rules, item.accounting = result.quarantined, result.rules, result.accounting
         item.artefacts = result.artefacts
@@ -168,8 +183,12 @@ def _run_one(ctx: RunContext, spark: SparkSession, record: RunRecord, item: Spec
     except MedallionError as exc:
         if isinstance(exc, StorageFault):
             exc.cli_args = cli_args(ctx)
+        if guard is not None and guard.requested:  # the failure is the cancellation we asked for
+            exc = RunInterrupted(f"interrupted by {guard.signal_name}; its tables are as they were")
         item.status, item.error, item.error_class = "failed", str(exc), type(exc).__name__
         ok = False
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
     item.seconds = round(time.monotonic() - started, 2)
     ctx.reporter.spec_finished(item)
     return ok
@@ -181,7 +200,7 @@ def retry_policy(loaded: LoadedSpec, default: Retry | None) -> Retry:
 
 
 def _with_retry(loaded: LoadedSpec, default: Retry | None, item: SpecRecord, reporter: Reporter,
-                work: Any) -> Any:
+                work: Any, guard: InterruptGuard | None = None) -> Any:
     policy = retry_policy(loaded, default)
 
     def before_sleep(state: RetryCallState) -> None:
@@ -201,7 +220,8 @@ def _with_retry(loaded: LoadedSpec, default: Retry | None, item: SpecRecord, rep
     retrying = Retrying(
         stop=stop_after_attempt(policy.attempts),
         wait=wait_random_exponential(multiplier=policy.backoff_seconds, max=policy.max_delay_seconds),
-        retry=retry_if_exception(lambda e: getattr(e, "transient", False)),
+        retry=retry_if_exception(lambda e: getattr(e, "transient", False)
+                                 and not (guard is not None and guard.requested)),
         before_sleep=before_sleep, reraise=True)
     result = retrying(attempt)
     item.error = None

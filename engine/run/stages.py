@@ -26,7 +26,7 @@ from engine.run.incremental import LoadMode
 from engine.run.outputs import columns_of, read_table, side_tables, watermark_observer, watermark_of, write
 from engine.spec.loader import LoadedSpec
 from engine.spec.secrets import SecretProvider
-from engine.spec.steps import ReadStep
+from engine.spec.steps import JdbcStep, ReadStep
 from engine.steps import EXECUTORS
 from engine.steps.context import Loss, StepContext
 from engine.steps.counting import ObservedCount, ObservedMetrics
@@ -107,7 +107,7 @@ def read(job: SpecJob) -> None:
             main = ctx.frame(step.left) if getattr(step, "left", None) else source
             losses_before = len(ctx.losses)
             frame = EXECUTORS[step.type](step, source, ctx)
-            if isinstance(step, ReadStep):
+            if isinstance(step, (ReadStep, JdbcStep)):  # rows read from a file or a source table
                 job.reads.append(ObservedCount(frame))
                 frame = job.reads[-1].frame
         except Exception as exc:  # noqa: BLE001 - every failure becomes a located RunError

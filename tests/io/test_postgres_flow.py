@@ -6,6 +6,7 @@ included), and checks that PostgreSQL ends with the same silver tables as the lo
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -61,8 +62,11 @@ def test_jdbc_bronze_and_publish_match_the_local_run(clean_db, spark, tmp_path, 
             "--select", "layer:bronze layer:silver"]
     assert main(["source", "load", "--profile", "postgres", *base[:4]]) == 0
     assert main(["run", *base]) == 0
-    assert main(["run", "--profile", "postgres", *base]) == 0
     capsys.readouterr()
+    assert main(["run", "--profile", "postgres", *base]) == 0
+    out = capsys.readouterr().out
+    # the rows read from the source database are counted (it printed rows_in=0 before)
+    assert re.search(r"bronze\.order_items\s+rows_in=14\b", out), out
     local = duckdb.connect(str(tmp_path / "lake" / "warehouse.duckdb"), read_only=True)
     for table in ("silver.order_items", "silver.order_item_options", "silver.order_lines", "silver.orders",
                   "silver.calendar", "quarantine.silver_order_items"):
@@ -117,8 +121,11 @@ def test_every_silver_and_gold_table_reaches_postgres(clean_db, spark, tmp_path,
     base = ["--project-dir", str(ROOT), "--var", f"raw_dir={raw}", "--var", f"lake_dir={tmp_path / 'lake'}"]
     assert main(["source", "load", "--profile", "postgres", *base]) == 0
     assert main(["run", *base]) == 0
-    assert main(["run", "--profile", "postgres", *base]) == 0
     capsys.readouterr()
+    assert main(["run", "--profile", "postgres", *base]) == 0
+    out = capsys.readouterr().out
+    # the rows read from the source database are counted (it printed rows_in=0 before)
+    assert re.search(r"bronze\.order_items\s+rows_in=[1-9]", out), out
     local = duckdb.connect(str(tmp_path / "lake" / "warehouse.duckdb"), read_only=True)
     tables = [f"{s}.{t}" for s, t in local.execute(
         "select table_schema, table_name from information_schema.tables "
