@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from engine.errors import MedallionError, SpecErrors, UsageError
-from engine.plan.render import dot, mermaid
+from engine.plan.render import render
 from engine.plan.select import select
 from engine.run.report import Reporter, detail_lines
 from engine.run.workspace import Workspace
@@ -220,15 +220,14 @@ def summary(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt =
 
 
 @app.command()
-def graph(format_: Annotated[str, typer.Option("--format", "-f", help="mermaid | dot")] = "mermaid",
+def graph(format_: Annotated[str, typer.Option(
+              "--format", "-f", help="mermaid | dot (lineage), drawio (architecture + lineage), "
+              "erd | erd-drawio (silver/gold data model)")] = "mermaid",
           select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
           project_dir: ProjectOpt = None) -> None:
-    """Print the lineage diagram generated from the specs."""
-    if format_ not in ("mermaid", "dot"):
-        raise typer.BadParameter("--format must be mermaid or dot")
+    """Print a diagram generated from the specs (lineage, deployed architecture, data model)."""
     ws = _workspace(project_dir, profile, var)
-    names = select(ws.graph, select_)
-    sys.stdout.write(mermaid(ws.graph, names) if format_ == "mermaid" else dot(ws.graph, names))
+    sys.stdout.write(render(format_, ws.graph, select(ws.graph, select_), ws.project))
 
 
 @app.command()
