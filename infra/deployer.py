@@ -7,7 +7,6 @@ deploy that failed half-way is finished by running it again.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from infra.artefacts import artefacts, build_digest, python_modules, upload
 from infra.glue_apply import apply, read_current
 from infra.glue_plan import Change, Environment, desired, diff
 from infra.secrets import ensure_connection_secrets
-from infra.stack import deploy_stack
+from infra.template_drive import deploy_platform
 from infra.target import Target, example_values, target_for
 from infra.template import build_template, write_template
 from engine.errors import RunError, UsageError
@@ -100,9 +99,7 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
                          "export MEDALLION_VPC_ID, MEDALLION_DB_ROUTE_TABLE_IDS, MEDALLION_DB_SUBNET_IDS and "
                          "MEDALLION_DB_SECURITY_GROUP_IDS (docs/deploy.md)")
     aws = aws or clients(target.config.region)
-    body = json.dumps(template, sort_keys=True, separators=(",", ":"))
-    outcome.stack = deploy_stack(aws["cloudformation"], target.config.stack_name, body, say,
-                                 poll_seconds=poll_seconds)
+    outcome.stack = deploy_platform(aws, target, template, say, poll_seconds=poll_seconds)  # + Drive code
     key_arn = key_arn_of(aws["kms"], f"alias/{target.prefix}")
     role_arn = aws["iam"].get_role(RoleName=target.job_role_name)["Role"]["Arn"]
     outcome.uploaded = upload(aws["s3"], target, items, key_arn, say)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.target import Target
+from infra.template_drive import drive_resources
 from infra.template_iam import KEY_ARN, job_role, redshift_role, sub
 
 BUCKETS = {"raw": "RawBucket", "lake": "LakeBucket", "artefacts": "ArtefactsBucket", "logs": "LogsBucket"}
@@ -153,6 +154,7 @@ def build_template(target: Target) -> dict[str, Any]:
     resources["RedshiftPasswordSecret"] = _secret(target, "redshift_password", "Redshift password of the ETL user")
     resources.update(_redshift(target))
     resources.update(_alerts(target))
+    resources.update(drive_resources(target))  # the Drive ingestion Lambda, when deploy.drive is set
     outputs = {
         "KeyArn": {"Description": "the data key", "Value": KEY_ARN},
         "JobRoleArn": {"Description": "role of the Glue job", "Value": {"Fn::GetAtt": ["JobRole", "Arn"]}},

@@ -22,10 +22,13 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
 
 from infra.target import Target
 from infra.template_iam import KEY_ARN, sub
+from engine.errors import RunError
 from engine.plan.graph import load_all
 
 DRIVE_DIR = Path(__file__).with_name("drive")
@@ -178,3 +181,65 @@ def drive_resources(target: Target) -> dict[str, Any]:
             "FunctionName": {"Ref": "DriveFunction"}, "Action": "lambda:InvokeFunction",
             "Principal": "events.amazonaws.com", "SourceArn": {"Fn::GetAtt": ["DriveSchedule", "Arn"]}}},
     }
+
+
+def _cached_zip(target: Target, say: Callable[[str], None]) -> bytes:
+    """The zip for the current sources, built once per digest (build/deploy/drive-lambda-<digest>.zip)."""
+    cache = target.project.path(f"build/deploy/drive-lambda-{code_digest()[:16]}.zip")
+    if not cache.is_file():
+        say("building  Drive function zip (pip, manylinux2014 x86_64, CPython 3.11)")
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(build_zip())
+    return cache.read_bytes()
+
+
+def stage_code(s3: Any, target: Target, say: Callable[[str], None]) -> bool:
+    """Put the function's zip in the artefacts bucket; False when that bucket does not exist yet."""
+    bucket, key = target.bucket("artefacts"), code_key(target)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        raise
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        say(f"unchanged artefact s3://{bucket}/{key}")
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    s3.put_object(Bucket=bucket, Key=key, Body=_cached_zip(target, say), ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=f"alias/{target.prefix}", BucketKeyEnabled=True, Metadata={"sha256": code_digest()})
+    say(f"uploaded  artefact s3://{bucket}/{key}")
+    return True
+
+
+def without_drive(template: dict[str, Any]) -> dict[str, Any]:
+    """The template minus the Drive resources (the first deploy, before the code bucket exists)."""
+    out = dict(template)
+    out["Resources"] = {k: v for k, v in template["Resources"].items() if not k.startswith("Drive")}
+    return out
+
+
+def deploy_platform(aws: dict[str, Any], target: Target, template: dict[str, Any], say: Callable[[str], None],
+                    *, poll_seconds: float = 10) -> str:
+    """Deploy the platform stack, with the function's code in place before the function is made.
+
+    The code lives in the stack's own artefacts bucket, so the very first deploy runs twice:
+    once without the Drive resources (making the bucket and the key), then, with the zip
+    uploaded, the whole template. Later deploys upload a changed zip first, then update.
+    """
+    from infra.stack import deploy_stack
+
+    cf, name = aws["cloudformation"], target.config.stack_name
+
+    def body(t: dict[str, Any]) -> str:
+        return json.dumps(t, sort_keys=True, separators=(",", ":"))
+
+    if "DriveFunction" in template["Resources"] and not stage_code(aws["s3"], target, say):
+        say(f"stack {name}: first deploy without the Drive function (its code bucket comes with this stack)")
+        deploy_stack(cf, name, body(without_drive(template)), say, poll_seconds=poll_seconds)
+        if not stage_code(aws["s3"], target, say):
+            raise RunError(f"the stack made no bucket {target.bucket('artefacts')}; check the stack's events")
+    return deploy_stack(cf, name, body(template), say, poll_seconds=poll_seconds)
