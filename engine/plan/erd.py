@@ -173,36 +173,58 @@ def mermaid_erd(graph: Graph) -> str:
 _ER_ARROW = {"one": "ERmandOne", "many": "ERmany"}
 
 
-def erd_page(graph: Graph) -> Page:
-    """The data model as a draw.io page: silver tables in the first column, gold by depth to the right."""
+def _label(entity: Entity) -> str:
+    rows = []
+    for column, fmt in entity.attributes.items():
+        mark = "PK " if column in entity.keys else ("FK " if column in entity.joined else "")
+        rows.append(f"{mark}{escape(column)}" + (f" <i>{escape(fmt)}</i>" if fmt else ""))
+    return (f"<b>{escape(entity.table)}</b><hr size=\"1\"/><div style=\"text-align:left\">"
+            + "<br/>".join(rows) + "</div>")
+
+
+def erd_page(graph: Graph, grid_columns: int = 4) -> Page:
+    """The data model as a draw.io page.
+
+    Tables that only the pipeline reads from (nothing else in the model derives from them at a
+    coarser grain) stay on the left: the first column stacks the tables of the first layer, the
+    second the tables the marts share; the marts fill a grid to the right, row by row in run
+    order, each row as tall as its tallest table, so boxes never overlap.
+    """
     model = data_model(graph)
     page = Page("Data model")
-    box_w, line_h, head_h, gap_x, gap_y = 230, 16, 30, 110, 40
-    depth: dict[str, int] = {}
-    by_table = {graph.specs[n].spec.output.table: n for n in graph.order}
-    for table, entity in model.entities.items():
-        ups = [depth[t] for t in (graph.specs[by_table[table]].spec.inputs.values()) if t in depth]
-        depth[table] = 1 + max(ups) if ups else 0
-    columns: dict[int, list[str]] = {}
-    for table in model.entities:
-        columns.setdefault(depth[table], []).append(table)
-    # narrow the picture: silver deep chains share two columns, gold columns wrap past 5 tall
-    for col_index, (col, tables) in enumerate(sorted(columns.items())):
+    box_w, line_h, head_h, gap_x, gap_y = 250, 14, 34, 120, 50
+    readers: dict[str, int] = {t: 0 for t in model.entities}
+    for name in graph.order:
+        for table in set(graph.specs[name].spec.inputs.values()):
+            if table in readers:
+                readers[table] += 1
+    layers = [e.layer for e in model.entities.values()]
+    first = layers[0] if layers else ""
+    stacks: list[list[str]] = [[t for t, e in model.entities.items() if e.layer == first],
+                               [t for t, e in model.entities.items() if e.layer != first and readers[t] > 1]]
+    grid = [t for t, e in model.entities.items() if e.layer != first and readers[t] <= 1]
+
+    def height(table: str) -> int:
+        return head_h + line_h * max(len(model.entities[table].attributes), 1) + 12
+
+    def place(table: str, x: int, y: int) -> None:
+        entity = model.entities[table]
+        style = ("rounded=0;whiteSpace=wrap;html=1;verticalAlign=top;align=center;fontSize=11;spacing=6;"
+                 f"fillColor={LAYER_FILL[entity.layer]};strokeColor={LAYER_STROKE[entity.layer]};")
+        page.add(Vertex("er-" + table.replace(".", "-"), _label(entity), style, x, y, box_w, height(table)))
+
+    for index, stack in enumerate(stacks):
         y = 40
-        for table in tables:
-            entity = model.entities[table]
-            rows = []
-            for column, fmt in entity.attributes.items():
-                mark = "PK " if column in entity.keys else ("FK " if column in entity.joined else "")
-                rows.append(f"{mark}{escape(column)}" + (f" <i>{escape(fmt)}</i>" if fmt else ""))
-            label = (f"<b>{escape(table)}</b><hr size=\"1\"/><div style=\"text-align:left\">"
-                     + "<br/>".join(rows) + "</div>")
-            height = head_h + line_h * max(len(rows), 1) + 10
-            style = ("rounded=0;whiteSpace=wrap;html=1;verticalAlign=top;align=center;fontSize=11;spacing=6;"
-                     f"fillColor={LAYER_FILL[entity.layer]};strokeColor={LAYER_STROKE[entity.layer]};")
-            page.add(Vertex("er-" + table.replace(".", "-"), label, style,
-                            40 + col_index * (box_w + gap_x), y, box_w, height))
-            y += height + gap_y
+        for table in stack:
+            place(table, 40 + index * (box_w + gap_x), y)
+            y += height(table) + gap_y
+    left = 40 + len(stacks) * (box_w + gap_x)
+    y = 40
+    for row_start in range(0, len(grid), grid_columns):
+        row = grid[row_start:row_start + grid_columns]
+        for index, table in enumerate(row):
+            place(table, left + index * (box_w + gap_x), y)
+        y += max(height(t) for t in row) + gap_y
     for rel in model.relationships:
         start = _ER_ARROW[model.cardinality(rel.left, rel.on)]
         end = _ER_ARROW[model.cardinality(rel.right, rel.on)]
