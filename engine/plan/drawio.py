@@ -302,7 +302,7 @@ def architecture_page(project: Project, graph: Graph) -> Page:
         box("kms", "security", lake_col + 1, bottom, "KMS key (rotated)", "raw, lake, secrets, logs,",
             "Redshift, alerts")
         box("secrets", "security", lake_col + 2, bottom, "Secrets Manager",
-            "warehouse + source credentials,", "card-token HMAC key")
+            "warehouse + source credentials,", "tokenising HMAC key")
     return page
 
 

@@ -9,6 +9,7 @@ Retry-After), one is cut off mid-body, one never matches its md5Checksum.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -195,10 +196,13 @@ def _put_secret(aws, drive, pem):
         "token_uri": f"{drive.url}/token"}))
 
 
+@functools.lru_cache(maxsize=1)
+def _spec_headers() -> dict[str, list[str]]:
+    return expected_headers(target_for(load_project(ROOT, "aws")))  # from the real bronze specs
+
+
 def _settings(aws, drive, **overrides) -> Settings:
-    project = load_project(ROOT, "aws")
-    headers = expected_headers(target_for(project))  # from the real bronze specs
-    headers["stores.csv"] = ["store_id", "name"]
+    headers = {**_spec_headers(), "stores.csv": ["store_id", "name"]}
     values = dict(folder_id=FOLDER, raw_bucket=BUCKET, prefix="drive", secret_id=SECRET, kms_key_id=aws["kms_key"],
                   state_machine_arn=aws["machine"], alerts_topic_arn=aws["topic"], expected_headers=headers,
                   drive_root=f"{drive.url}/drive/v3", attempts=3, max_wait_seconds=2)

@@ -12,6 +12,7 @@ Usage (from the project root):  python tools/docs/solution_design.py [--check]
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import re
 import sys
@@ -35,6 +36,7 @@ RUN_LOGS = {1: "benchmarks/results/log_s1_20261125T073634_engine_1.txt",
 _LINE = re.compile(r"^\s+ok\s+(?P<spec>\S+)\s+.*\s(?P<seconds>[0-9.]+)s$")
 
 
+@functools.lru_cache(maxsize=1)
 def _graph():
     project = load_project(ROOT, "aws", env={})
     return project, build_graph(load_all(ROOT, project.spec_dirs, project.variables))
