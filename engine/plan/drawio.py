@@ -152,8 +152,8 @@ def lineage_page(graph: Graph, names: list[str]) -> Page:
     """Specs in columns by depth (left reads nothing selected, right reads the most), coloured by layer.
 
     Rows within a column follow the mean row of what each spec reads (one barycentre sweep), and
-    an edge spanning several columns runs in the free channel between two rows, so no arrow
-    crosses a box.
+    an edge spanning several columns runs in the free strip above its target's row, so no
+    arrow crosses a box.
     """
     page = Page("Lineage")
     depth = _depths(graph, names)
@@ -184,7 +184,7 @@ def lineage_page(graph: Graph, names: list[str]) -> Page:
             (sx, sy), (tx, ty) = place[up], place[name]
             points: list[tuple[int, int]] = []
             if depth[name] - depth[up] > 1:
-                channel = min(sy, ty) - (row_h - box_h) // 2  # the free strip above the upper box
+                channel = ty - (row_h - box_h) // 2  # the free strip above the target's row
                 points = [(sx + box_w + gap // 3, channel), (tx - gap // 3, channel)]
             page.link(_cell_id(up), _cell_id(name), style=style, points=points)
     return page
