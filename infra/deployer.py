@@ -19,6 +19,7 @@ from infra.secrets import ensure_connection_secrets
 from infra.template_drive import deploy_platform
 from infra.target import Target, example_values, target_for
 from infra.template import build_template, write_template
+from infra.template_hosting import require_hosting_settings
 from engine.errors import RunError, UsageError
 from engine.plan.graph import Graph
 from engine.spec.project import Project
@@ -98,6 +99,7 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
         raise UsageError(f"deploy settings still hold medallion.yaml's example ids ({', '.join(examples)}); "
                          "export MEDALLION_VPC_ID, MEDALLION_DB_ROUTE_TABLE_IDS, MEDALLION_DB_SUBNET_IDS and "
                          "MEDALLION_DB_SECURITY_GROUP_IDS (docs/deploy.md)")
+    require_hosting_settings(target)  # the dashboards' certificate, domain and subnets (template_hosting.py)
     aws = aws or clients(target.config.region)
     outcome.stack = deploy_platform(aws, target, template, say, poll_seconds=poll_seconds)  # + Drive code
     key_arn = key_arn_of(aws["kms"], f"alias/{target.prefix}")

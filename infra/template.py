@@ -13,8 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from infra.target import Target
+from infra.template_controls import apply_controls
 from infra.template_drive import drive_resources
+from infra.template_hosting import hosting_part
 from infra.template_iam import KEY_ARN, job_role, redshift_role, sub
+from infra.template_network import endpoints_part
+from infra.template_rds import rds_part
+from infra.template_rotation import rotation_part
 
 BUCKETS = {"raw": "RawBucket", "lake": "LakeBucket", "artefacts": "ArtefactsBucket", "logs": "LogsBucket"}
 FAILED_STATES = ["FAILED", "TIMEOUT", "STOPPED"]
@@ -164,12 +169,18 @@ def build_template(target: Target) -> dict[str, Any]:
         **{logical: {"Description": f"the {kind} bucket", "Value": {"Ref": logical}}
            for kind, logical in BUCKETS.items()},
     }
-    return {
+    template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"{target.project.name}: medallion platform (encrypted lake, Glue role, Redshift, alerts)",
         "Resources": resources,
         "Outputs": outputs,
     }
+    for part in (rotation_part, rds_part, endpoints_part, hosting_part):
+        more, more_outputs = part(target)
+        resources.update(more)
+        outputs.update(more_outputs)
+    apply_controls(template, target)
+    return template
 
 
 def template_body(template: dict[str, Any]) -> str:

@@ -141,6 +141,35 @@ class DeploySourceDb(_Strict):
     database: str
     secret: str = Field("connections/source", description="secret name under the secrets prefix, "
                         "JSON {username, password}; created by you, never in YAML")
+    create: bool = Field(False, description="the stack creates this database (RDS PostgreSQL, infra/template_rds.py)")
+
+
+class DeployOidc(_Strict):
+    """An external OpenID Connect identity provider the dashboards' load balancer signs users in with."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    user_info_endpoint: str
+    client_id: str
+    client_secret: str = Field("dashboards/oidc_client_secret",
+                               description="secret name under the secrets prefix holding the client secret")
+
+
+class DeployHosting(_Strict):
+    """Where the dashboards are served on AWS (infra/template_hosting.py); values come from ${env:...}."""
+
+    enabled: bool = True
+    certificate_arn: str = Field(description="ACM certificate of the HTTPS listener (MEDALLION_CERTIFICATE_ARN)")
+    domain_name: str = Field(description="host name users open, covered by the certificate")
+    alb_subnet_ids: IdList = Field(min_length=1, description="subnets of the load balancer (two zones)")
+    internet_facing: bool = True
+    allowed_cidrs: IdList = Field(default_factory=lambda: ["0.0.0.0/0"],
+                                  description="who may reach the load balancer (sign-in still required)")
+    oidc: DeployOidc | None = Field(None, description="external IdP; none = a Cognito user pool of the stack")
+    cpu: int = 512
+    memory: int = 1024
+    desired_count: int = Field(1, ge=0, le=10)
 
 
 class DriveIngestion(_Strict):
@@ -193,6 +222,7 @@ class DeployConfig(_Strict):
     redshift_base_capacity: int = Field(8, ge=8, le=512)
     job_vars: dict[str, str] = Field(default_factory=dict, description="--var NAME=VALUE of every Glue run")
     drive: DriveIngestion | None = Field(None, description="scheduled ingestion from a Google Drive folder")
+    hosting: DeployHosting | None = Field(None, description="serve the dashboards on AWS (ECS behind an ALB)")
 
 
 class Profile(_Strict):

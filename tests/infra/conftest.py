@@ -36,8 +36,8 @@ profiles:
       name: dt
       vpc_id: "${env:DT_VPC:-vpc-00000000000000000}"
       route_table_ids: "${env:DT_RTB:-rtb-00000000000000000}"
-      subnet_ids: "subnet-0a1b2c3d4e5f60718"
-      security_group_ids: "sg-0a1b2c3d4e5f60718"
+      subnet_ids: "${env:DT_SUBNET:-subnet-0a1b2c3d4e5f60718}"
+      security_group_ids: "${env:DT_SG:-sg-0a1b2c3d4e5f60718}"
       availability_zone: us-east-1a
       source: {host: db.internal, database: shop}
       job_vars: {raw_dir: "s3://test-lake-raw"}

@@ -22,6 +22,10 @@ def aws(monkeypatch):
         rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
         monkeypatch.setenv("DT_VPC", vpc)
         monkeypatch.setenv("DT_RTB", rtb)
+        # the stack's interface endpoints attach to these (they must exist, as in an account)
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]
+        monkeypatch.setenv("DT_SUBNET", subnet["SubnetId"])
+        monkeypatch.setenv("DT_SG", ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc)["GroupId"])
         yield {"vpc": vpc, "rtb": rtb, **clients("us-east-1")}
 
 
