@@ -155,10 +155,9 @@ def drive_resources(target: Target) -> dict[str, Any]:
             "MessageRetentionPeriod": 1209600}},
         "DriveFunctionRole": _role(target),
         "DriveFunctionLogs": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain",
-                              "UpdateReplacePolicy": "Retain",
-                              "Metadata": {"checkov": {"skip": [{"id": "CKV_AWS_158", "comment":
-                                           "the data key's policy admits only Glue log groups; logs hold no data"}]}},
-                              "Properties": {"LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": 90}},
+                              "UpdateReplacePolicy": "Retain",  # the key admits /aws/lambda/<prefix>-* groups
+                              "Properties": {"LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": 90,
+                                             "KmsKeyId": KEY_ARN}},
         "DriveFunction": {"Type": "AWS::Lambda::Function", "DependsOn": ["DriveFunctionLogs"],
                           "Metadata": {"checkov": {"skip": skip}},
                           "Properties": {
