@@ -112,7 +112,9 @@ def test_first_deploy_stages_the_code_then_makes_the_function(tmp_path, monkeypa
         rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
         sg = ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc)["GroupId"]
         env = {"MEDALLION_VPC_ID": vpc, "MEDALLION_DB_ROUTE_TABLE_IDS": rtb, "MEDALLION_DB_SUBNET_IDS":
-               subnet["SubnetId"], "MEDALLION_DB_SECURITY_GROUP_IDS": sg}
+               subnet["SubnetId"], "MEDALLION_DB_SECURITY_GROUP_IDS": sg,
+               # this test is about the Drive function: no hosted dashboards, the source database is yours
+               "MEDALLION_DASHBOARDS": "false", "MEDALLION_RDS_CREATE": "false"}
         target = target_for(load_project(tmp_path, "aws", env=env))
         template = build_template(target)
         aws = {n: boto3.client(n, region_name="us-east-1") for n in ("cloudformation", "s3", "lambda", "events")}
