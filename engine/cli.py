@@ -20,6 +20,7 @@ import typer
 from engine.errors import MedallionError, SpecErrors, UsageError
 from engine.plan.render import render
 from engine.plan.select import select
+from engine.remote import executor_for
 from engine.run.report import Reporter, detail_lines
 from engine.run.workspace import Workspace
 
@@ -52,6 +53,8 @@ def validate(profile: ProfileOpt = None, var: VarOpt = None, project_dir: Projec
     """Check every spec and the graph they form; no Spark is started."""
     ws = _workspace(project_dir, profile, var)
     graph = ws.graph
+    if (remote := executor_for(ws.project)) is not None:
+        remote.validate(ws, Reporter().line)
     Reporter().line(f"ok: {len(graph.specs)} spec(s) valid, graph has no cycles")
 
 
@@ -109,6 +112,8 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
         raise UsageError("--full-refresh and --backfill do not go together")
     mode = LoadMode("full") if full_refresh else LoadMode.backfill(*backfill) if backfill else LoadMode()
     ws = _workspace(project_dir, profile, var)
+    if (remote := executor_for(ws.project)) is not None:  # e.g. AWS: start it there, no Spark here
+        raise typer.Exit(remote.run(ws, select_, resume, Reporter(plain=True).line))
     resumed = None
     if resume is not None:
         if select_:
@@ -129,7 +134,7 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
                      var_args=ws.var_args, default_retry=ws.project.default_retry,
                      shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets,
                      faults=FaultPlan.parse(list(inject_fault or [])), warehouse=ws.warehouse, mode=mode,
-                     source=ws.project.profile.source)
+                     source=ws.source)
     record = run_specs(ctx, names, resumed_from=resumed.run_id if resumed else None)
     mark_resolved(ws.store, record)
     reporter.run_finished(record)
@@ -163,10 +168,10 @@ def source_load(profile: ProfileOpt = None, var: VarOpt = None, project_dir: Pro
     from engine.io.source import load_source
 
     ws = _workspace(project_dir, profile, var)
-    source = ws.project.profile.source
+    source = ws.source
     if source is None:
         raise UsageError(f"profile '{ws.project.profile_name}' has no source database; try --profile postgres")
-    counts = load_source(source, ws.secrets, ws.project.root)
+    counts = load_source(ws.spark(), source, ws.secrets, ws.project.root)
     Reporter().table("source load", ["table", "rows"],
                      [[f"{source.schema_}.{t}", f"{n:,}"] for t, n in counts.items()])
 
@@ -267,6 +272,8 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
     _check_format(format_)
     ws = _workspace(project_dir, profile, var)
     reporter = Reporter()
+    if (remote := executor_for(ws.project)) is not None:
+        return remote.runs(ws, run_id, reporter.line)
     if run_id is None and format_ == "json":
         _print_json([rec.model_dump(mode="json") for rec in ws.store.list()])
         return

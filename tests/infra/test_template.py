@@ -85,10 +85,15 @@ def test_gateway_endpoint_on_database_route_tables(template):
     assert endpoint["VpcId"] == "vpc-00000000000000000"
 
 
-def test_failed_job_runs_reach_the_topic(template):
-    rule = _of_type(template, "AWS::Events::Rule")["JobFailureRule"]
-    assert rule["EventPattern"] == {"source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
-                                    "detail": {"jobName": ["medallion"], "state": ["FAILED", "TIMEOUT", "STOPPED"]}}
+def test_only_aborted_pipeline_runs_alert_through_eventbridge(template):
+    # a failed pipeline run alerts ONCE from the state machine; no rule per failed job run any more
+    rules = _of_type(template, "AWS::Events::Rule")
+    assert set(rules) == {"PipelineAbortedRule"}
+    rule = rules["PipelineAbortedRule"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"stateMachineArn": [{"Fn::Sub": "arn:aws:states:${AWS::Region}:${AWS::AccountId}:"
+                                                   "stateMachine:medallion"}], "status": ["TIMED_OUT", "ABORTED"]}}
     assert rule["Targets"] == [{"Id": "alerts-topic", "Arn": {"Ref": "AlertsTopic"}}]
 
 
@@ -100,7 +105,8 @@ def _statements(role):
 def test_iam_least_privilege(template):
     # the Drive function's role is checked in tests/infra/test_drive_template.py
     roles = {k: v for k, v in _of_type(template, "AWS::IAM::Role").items() if k != "DriveFunctionRole"}
-    assert {"JobRole", "RedshiftRole"} <= set(roles)  # the others: tests/infra/test_controls.py, test_hosting.py
+    # the others: tests/infra/test_controls.py, test_hosting.py
+    assert {"JobRole", "RedshiftRole", "StateMachineRole", "SchedulerRole"} <= set(roles)
     describe_only = {"ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
                      "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeVpcEndpoints",
                      "ec2:DescribeRouteTables", "cloudwatch:PutMetricData",
@@ -121,5 +127,15 @@ def test_iam_least_privilege(template):
     assert job["UseDataKey"]["Resource"] == [KEY_ARN]
     assert job["ReadProjectSecrets"]["Resource"] == [
         {"Fn::Sub": "arn:aws:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:medallion/*"}]
+    machine = {s["Sid"]: s for s in _statements(roles["StateMachineRole"])}
+    assert machine["RunTheJob"]["Resource"] == [
+        {"Fn::Sub": "arn:aws:glue:${AWS::Region}:${AWS::AccountId}:job/medallion"}]
+    assert machine["ReadOutcomes"]["Resource"] == ["arn:aws:s3:::medallion-lake/lake/_runs/_outcomes/*"]
+    assert machine["WritePipelineRecords"]["Resource"] == ["arn:aws:s3:::medallion-lake/lake/_runs/_pipelines/*"]
+    assert machine["PublishAlert"]["Resource"] == [{"Ref": "AlertsTopic"}]
+    scheduler = {s["Sid"]: s for s in _statements(roles["SchedulerRole"])}
+    assert scheduler["StartPipeline"] == {"Sid": "StartPipeline", "Effect": "Allow", "Action": ["states:StartExecution"],
+                                          "Resource": [{"Fn::Sub": "arn:aws:states:${AWS::Region}:${AWS::AccountId}:"
+                                                                   "stateMachine:medallion"}]}
     redshift = {s["Sid"]: s for s in _statements(roles["RedshiftRole"])}
     assert redshift["ReadStaging"]["Resource"] == ["arn:aws:s3:::medallion-lake/redshift-staging/*"]
