@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from infra.target import Target
 from infra.template_iam import KEY_ARN, sub
+from infra.template_orchestration import state_machine_arn  # the pipeline's state machine (h15)
 from engine.errors import RunError
 from engine.plan.graph import load_all
 
@@ -40,8 +41,22 @@ PLATFORM = ["--platform", "manylinux2014_x86_64", "--implementation", "cp", "--p
 
 
 def expected_headers(target: Target) -> dict[str, list[str]]:
-    """File name -> the columns its bronze spec reads (from ``read`` steps with declared columns)."""
+    """File name -> the columns its bronze spec reads (from ``read`` steps with declared columns).
+
+    When the deployed profile's bronze reads the source database instead (the files are loaded
+    into RDS first), the headers come from the default profile's file-reading bronze specs: the
+    same files, the same columns.
+    """
+    from engine.spec.project import load_project
+
     project = target.project
+    out = _headers(project)
+    if not out:
+        out = _headers(load_project(project.root, env={}))
+    return dict(sorted(out.items()))
+
+
+def _headers(project: Any) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for loaded in load_all(project.root, project.spec_dirs, project.variables):
         if loaded.spec.layer != "bronze":
@@ -49,7 +64,7 @@ def expected_headers(target: Target) -> dict[str, list[str]]:
         for step in loaded.spec.steps:
             if step.type == "read" and getattr(step, "columns", None):
                 out[PurePosixPath(str(step.path)).name] = list(step.columns)
-    return dict(sorted(out.items()))
+    return out
 
 
 def _sources() -> list[tuple[str, bytes]]:
@@ -95,11 +110,6 @@ def build_zip(pip: list[str] | None = None) -> bytes:
 
 def function_name(target: Target) -> str:
     return f"{target.prefix}-drive-ingest"
-
-
-def state_machine_arn(target: Target) -> dict[str, str]:
-    """The pipeline's state machine (built by the orchestration, named after the deployment)."""
-    return sub(f"arn:aws:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{target.prefix}")
 
 
 def _role(target: Target) -> dict[str, Any]:
