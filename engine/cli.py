@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from engine.cli_authoring import column_lineage, load_project_commands, register as register_authoring, validate_project
 from engine.errors import MedallionError, SpecErrors, UsageError
 from engine.plan.render import render
 from engine.plan.select import select
@@ -50,12 +51,11 @@ def _workspace(project_dir: Path | None, profile: str | None, var: list[str] | N
 
 @app.command()
 def validate(profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None) -> None:
-    """Check every spec and the graph they form; no Spark is started."""
+    """Check every spec, the graph, every column and expression, and the deploy rules; no Spark is started."""
     ws = _workspace(project_dir, profile, var)
-    graph = ws.graph
     if (remote := executor_for(ws.project)) is not None:
-        remote.validate(ws, Reporter().line)
-    Reporter().line(f"ok: {len(graph.specs)} spec(s) valid, graph has no cycles")
+        remote.validate(ws, Reporter().line)  # the executor's own rules (AWS: schedules, cron, retry vs timeout)
+    validate_project(ws)
 
 
 @app.command()
@@ -257,10 +257,14 @@ def summary(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt =
 def graph(format_: Annotated[str, typer.Option(
               "--format", "-f", help="mermaid | dot (lineage), drawio (architecture + lineage), "
               "erd | erd-drawio (silver/gold data model)")] = "mermaid",
+          columns: Annotated[Optional[str], typer.Option(
+              "--columns", help="TABLE.COLUMN: print where that column comes from")] = None,
           select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
           project_dir: ProjectOpt = None) -> None:
     """Print a diagram generated from the specs (lineage, deployed architecture, data model)."""
     ws = _workspace(project_dir, profile, var)
+    if columns:
+        return column_lineage(ws, columns)  # engine/cli_authoring.py
     sys.stdout.write(render(format_, ws.graph, select(ws.graph, select_), ws.project))
 
 
@@ -313,20 +317,23 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
         reporter.line(f"to resume: {record.resume_command}")
 
 
+register_authoring(app)  # test, preview, schema, init (engine/cli_authoring.py)
+
 _PLUGINS_LOADED = False
 
 
-def _load_plugins() -> None:
-    """Commands contributed by other packages (e.g. the sample-data generator), once."""
+def _load_plugins(args: list[str] | None = None) -> None:
+    """Commands contributed by other packages (deploy, dashboard), once; then the commands the
+    project registers (``commands:`` in medallion.yaml, e.g. the sample-data generator)."""
     global _PLUGINS_LOADED
-    if _PLUGINS_LOADED:
-        return
-    _PLUGINS_LOADED = True
-    for ep in entry_points(group="medallion.commands"):
-        try:
-            ep.load()(app)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
-            print(f"warning: plugin command '{ep.name}' failed to load: {exc}", file=sys.stderr)
+    if not _PLUGINS_LOADED:
+        _PLUGINS_LOADED = True
+        for ep in entry_points(group="medallion.commands"):
+            try:
+                ep.load()(app)
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+                print(f"warning: plugin command '{ep.name}' failed to load: {exc}", file=sys.stderr)
+    load_project_commands(app, list(args or []))  # engine/cli_authoring.py
 
 
 def _print_error(exc: BaseException) -> None:
@@ -353,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _DEBUG = "--debug" in args
     args = _optional_resume_value([a for a in args if a != "--debug"])
-    _load_plugins()
+    _load_plugins(args)
     try:
         result = app(args=args, prog_name="medallion", standalone_mode=False)
         if isinstance(result, int):  # click returns typer.Exit codes when not standalone

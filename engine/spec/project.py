@@ -272,6 +272,8 @@ class ProjectFile(_Strict):
     profiles: dict[str, dict[str, Any]] = Field(min_length=1)
     spec_dirs: list[str] = Field(default_factory=lambda: ["pipelines", "marts"])
     retry: Retry = Field(default_factory=Retry, description="default retry policy of every spec")
+    commands: list[str] = Field(default_factory=list, description="project commands, as module:function "
+                                "(the function gets the CLI app and adds its commands), e.g. mytools.cli:register")
 
 
 class Project:
