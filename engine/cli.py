@@ -19,7 +19,7 @@ import typer
 
 from engine.cli_authoring import column_lineage, load_project_commands, register as register_authoring, validate_project
 from engine.errors import MedallionError, SpecErrors, UsageError
-from engine.plan.render import dot, mermaid
+from engine.plan.render import render
 from engine.plan.select import select
 from engine.remote import executor_for
 from engine.run.report import Reporter, detail_lines
@@ -220,19 +220,18 @@ def summary(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt =
 
 
 @app.command()
-def graph(format_: Annotated[str, typer.Option("--format", "-f", help="mermaid | dot")] = "mermaid",
+def graph(format_: Annotated[str, typer.Option(
+              "--format", "-f", help="mermaid | dot (lineage), drawio (architecture + lineage), "
+              "erd | erd-drawio (silver/gold data model)")] = "mermaid",
           columns: Annotated[Optional[str], typer.Option(
               "--columns", help="TABLE.COLUMN: print where that column comes from")] = None,
           select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
           project_dir: ProjectOpt = None) -> None:
-    """Print the lineage diagram generated from the specs."""
-    if format_ not in ("mermaid", "dot"):
-        raise typer.BadParameter("--format must be mermaid or dot")
+    """Print a diagram generated from the specs (lineage, deployed architecture, data model)."""
     ws = _workspace(project_dir, profile, var)
     if columns:
         return column_lineage(ws, columns)  # engine/cli_authoring.py
-    names = select(ws.graph, select_)
-    sys.stdout.write(mermaid(ws.graph, names) if format_ == "mermaid" else dot(ws.graph, names))
+    sys.stdout.write(render(format_, ws.graph, select(ws.graph, select_), ws.project))
 
 
 @app.command()

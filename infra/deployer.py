@@ -9,7 +9,6 @@ idempotent, so a deploy that failed half-way is finished by running it again.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from infra.glue_plan import Change, Environment, desired, diff
 from infra.orchestration import definition, plan_blocks
 from infra.orchestration_apply import apply_schedule, apply_state_machine, settings_for
 from infra.secrets import ensure_connection_secrets
-from infra.stack import deploy_stack
+from infra.template_drive import deploy_platform
 from infra.target import Target, example_values, target_for
 from infra.template import build_template, write_template
 from infra.template_hosting import require_hosting_settings
@@ -129,9 +128,7 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
                          "MEDALLION_DB_SECURITY_GROUP_IDS (docs/deploy.md)")
     require_hosting_settings(target)  # the dashboards' certificate, domain and subnets (template_hosting.py)
     aws = aws or clients(target.config.region)
-    body = json.dumps(template, sort_keys=True, separators=(",", ":"))
-    outcome.stack = deploy_stack(aws["cloudformation"], target.config.stack_name, body, say,
-                                 poll_seconds=poll_seconds)
+    outcome.stack = deploy_platform(aws, target, template, say, poll_seconds=poll_seconds)  # + Drive code
     key_arn = key_arn_of(aws["kms"], f"alias/{target.prefix}")
     role = lambda name: aws["iam"].get_role(RoleName=name)["Role"]["Arn"]  # noqa: E731
     outcome.uploaded = upload(aws["s3"], target, items, key_arn, say)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from infra.target import Target
 from infra.template_controls import apply_controls
+from infra.template_drive import drive_resources
 from infra.template_hosting import hosting_part
 from infra.template_iam import KEY_ARN, job_role, redshift_role, sub
 from infra.template_network import endpoints_part
@@ -163,6 +164,7 @@ def _platform(target: Target) -> tuple[dict[str, Any], dict[str, Any]]:
     resources["RedshiftPasswordSecret"] = _secret(target, "redshift_password", "Redshift password of the ETL user")
     resources.update(_redshift(target))
     resources.update(_alerts(target))
+    resources.update(drive_resources(target))  # the Drive ingestion Lambda, when deploy.drive is set
     outputs = {
         "KeyArn": {"Description": "the data key", "Value": KEY_ARN},
         "JobRoleArn": {"Description": "role of the Glue job", "Value": {"Fn::GetAtt": ["JobRole", "Arn"]}},

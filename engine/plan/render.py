@@ -1,8 +1,12 @@
-"""Lineage diagrams generated from the specs (Mermaid for Markdown, DOT for Graphviz)."""
+"""Diagrams generated from the specs: lineage (Mermaid for Markdown, DOT for Graphviz), and the
+entry point of every ``medallion graph --format`` (draw.io architecture, data model)."""
 
 from __future__ import annotations
 
+from engine.errors import UsageError
 from engine.plan.graph import Graph
+from engine.spec.project import Project
+from engine.spec.suggest import did_you_mean
 
 _STYLE = {"bronze": "#cd7f32", "silver": "#c0c0c0", "gold": "#ffd700"}
 
@@ -50,3 +54,26 @@ def dot(graph: Graph, names: list[str]) -> str:
             lines.append(f'  "{up}" -> "{name}";')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+FORMATS = ("mermaid", "dot", "drawio", "erd", "erd-drawio")
+
+
+def render(format_: str, graph: Graph, names: list[str], project: Project) -> str:
+    """The diagram ``medallion graph --format`` prints: lineage (mermaid, dot), the deployed
+    architecture + lineage as draw.io (drawio), or the silver/gold data model (erd: Mermaid
+    erDiagram; erd-drawio: draw.io)."""
+    from engine.plan.drawio import drawio
+    from engine.plan.erd import drawio_erd, mermaid_erd
+
+    if format_ == "mermaid":
+        return mermaid(graph, names)
+    if format_ == "dot":
+        return dot(graph, names)
+    if format_ == "drawio":
+        return drawio(project, graph, names)
+    if format_ == "erd":
+        return mermaid_erd(graph)
+    if format_ == "erd-drawio":
+        return drawio_erd(graph)
+    raise UsageError(f"--format must be one of {', '.join(FORMATS)}{did_you_mean(format_, FORMATS)}")

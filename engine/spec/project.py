@@ -8,14 +8,16 @@ sized. Variables resolve with the precedence ``--var`` > ``MEDALLION_VAR_<NAME>`
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from engine.errors import UsageError
+from engine.spec.cron import check_cron
 from engine.spec.interpolate import interpolate
 from engine.spec.models import Retry
 from engine.spec.suggest import did_you_mean
@@ -189,6 +191,32 @@ class DeployHosting(_Strict):
     desired_count: int = Field(1, ge=0, le=10)
 
 
+class DriveIngestion(_Strict):
+    """A scheduled function copying the changed files of one Google Drive folder to the raw bucket.
+
+    The service-account key lives in Secrets Manager (``secret``, under the secrets prefix); only
+    the folder id and the schedule are configuration.
+    """
+
+    folder_id: str = Field(pattern=r"^[A-Za-z0-9_-]{10,100}$", description="id of the shared Drive folder")
+    schedule: str = Field(description="EventBridge schedule: cron(...) (AWS syntax) or rate(N minutes|hours|days)")
+    secret: str = Field("drive/service-account", description="secret name under the secrets prefix: "
+                        "the service-account JSON key; created by you, never in YAML")
+    prefix: str = Field("drive", pattern=r"^[a-z0-9][a-z0-9/_-]{0,60}$",
+                        description="raw-bucket prefix the dated copies go under")
+    timeout_seconds: int = Field(300, ge=30, le=900)
+    memory_mb: int = Field(512, ge=128, le=10240)
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        if value.startswith("rate("):
+            if not re.fullmatch(r"rate\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\)", value):
+                raise ValueError(f"'{value}' is not an EventBridge rate: rate(1 hour), rate(30 minutes), ...")
+            return value
+        return check_cron(value)
+
+
 class DeployConfig(_Strict):
     """What ``medallion deploy`` needs that only the AWS account knows (network, names, sizing).
 
@@ -215,6 +243,7 @@ class DeployConfig(_Strict):
     poll_seconds: int = Field(30, ge=1, le=300, description="how often the state machine polls a job run")
     redshift_base_capacity: int = Field(8, ge=8, le=512)
     job_vars: dict[str, str] = Field(default_factory=dict, description="--var NAME=VALUE of every Glue run")
+    drive: DriveIngestion | None = Field(None, description="scheduled ingestion from a Google Drive folder")
     hosting: DeployHosting | None = Field(None, description="serve the dashboards on AWS (ECS behind an ALB)")
 
 

@@ -183,7 +183,8 @@ def test_key_policy_lets_cloudwatch_encrypt_every_log_group(template):
         patterns += [a["Fn::Sub"] for a in (arns if isinstance(arns, list) else [arns])]
     groups = [v["Properties"] for v in _of_type(template, "AWS::Logs::LogGroup").values()]
     assert {g["LogGroupName"] for g in groups} == {
-        "/aws/lambda/medallion-rotate-redshift-user", "/ecs/medallion-dashboards", "/aws/codebuild/medallion-dashboards-image"}
+        "/aws/lambda/medallion-rotate-redshift-user", "/ecs/medallion-dashboards", "/aws/codebuild/medallion-dashboards-image",
+        "/aws/lambda/medallion-drive-ingest"}  # the Drive ingestion function (infra/template_drive.py)
     for group in groups:
         assert group["KmsKeyId"] == KEY_ARN
         arn = "arn:aws:logs:${AWS::Region}:${AWS::AccountId}:log-group:" + group["LogGroupName"]
