@@ -36,6 +36,15 @@ def show(value: Any, fmt: str | None) -> str:
     return format_value(value, fmt)
 
 
+def show_delta(delta: float, value: Any, fmt: str | None) -> str:
+    """A delta at the precision of the value it sits under: ``+$1,234`` under ``$56,789``, not
+    ``+$1,234.56``; a signed number either way."""
+    sign = "-" if delta < 0 else "+"
+    if fmt == "money" and isinstance(value, (int, float)) and abs(value) >= 10_000 and abs(delta) < 1_000_000:
+        return f"{sign}${abs(delta):,.0f}"
+    return sign + show(abs(delta), fmt)
+
+
 def humanize(name: str) -> str:
     """``unit_count`` -> ``Unit count``; ``sum(amount)`` -> ``Amount``; ``count(*)`` -> ``Count``."""
     daily = re.match(r"^avg_daily\((.+)\)$", name.strip())

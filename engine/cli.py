@@ -45,6 +45,10 @@ def validate(profile: ProfileOpt = None, var: VarOpt = None, project_dir: Projec
     """Check every spec and the graph they form; no Spark is started."""
     ws = _workspace(project_dir, profile, var)
     graph = ws.graph
+    from engine.spec.extensions import extension_errors  # checks plugins add (e.g. dashboard blocks)
+
+    if errors := extension_errors(graph, ws.project):
+        raise errors[0] if len(errors) == 1 else SpecErrors(errors)
     Reporter().line(f"ok: {len(graph.specs)} spec(s) valid, graph has no cycles")
 
 
