@@ -38,14 +38,14 @@ def _rule_vs_model(block: RuleVsModel, table: str, where: Where, columns: dict[s
     vocabulary = context.vocabulary()
     st.markdown(f"**{block.title}**")
     cols = st.columns(2)
-    for col, side, kind in zip(cols, (block.rule, block.model), ("Rule", "Model")):
+    for col, side in zip(cols, (block.rule, block.model)):
         if side.table:  # another page's table: the whole table, this page's filters do not apply
             value = _scalar(side.value, side.table, Where(), {})
         else:
             value = _scalar(side.value, table, where, columns)
         term, item = vocabulary.term(side.term)
         meaning = (item.means if item and item.means else None) or (term.means if term else None)
-        col.metric(f"{kind}: {side.label}", show(value, block.format), border=True,
+        col.metric(side.label, show(value, block.format), border=True,
                    help=(meaning + "\n\n" if meaning else "") + f"`{side.value}`"
                    + (f" on `{side.table}`" if side.table else ""))
     sentence = block.difference or vocabulary.contrast(block.rule.term, block.model.term)

@@ -115,8 +115,10 @@ def is_time(chart: Any, columns: dict[str, Any], grain: str | None) -> bool:
 
 
 def compares_groups(chart: Any, columns: dict[str, Any]) -> bool:
-    """A bar chart over categories: the comparisons that need group sizes."""
-    return chart.type == "bar" and not chart.opt("grain") and not is_time(chart, columns, None)
+    """A bar chart over categories that compares groups (an aggregate per group, or declared sizes);
+    a ranking of single rows (one bar per customer) has no group size."""
+    grouped = chart.opt("n") is not None or not all(is_column(y) for y in chart.ys)
+    return chart.type == "bar" and grouped and not chart.opt("grain") and not is_time(chart, columns, None)
 
 
 def prepare(chart: Any, page: Any, where: Where, grain: str | None, min_group: int) -> Prepared | str:
@@ -131,7 +133,7 @@ def prepare(chart: Any, page: Any, where: Where, grain: str | None, min_group: i
     prepared = Prepared(frame, grain)
     if chart.type != "histogram" and chart.ys and not frame.empty:
         values = frame[[c for c in frame.columns if c.startswith("y") and c[1:].isdigit()]]
-        if values.isna().all(axis=None):
+        if len(values.columns) and values.isna().all(axis=None):
             return "no values for the current filters"
     if frame.empty:
         return "no rows for the current filters"
@@ -146,6 +148,14 @@ def prepare(chart: Any, page: Any, where: Where, grain: str | None, min_group: i
         prepared.notes.append("values are per day (each group's total divided by the days it covers)")
     if chart.type == "scatter" and len(frame) >= SCATTER_LIMIT:
         prepared.notes.append(f"a random sample of {SCATTER_LIMIT:,} rows")
+    if chart.type == "heatmap":
+        for axis in ("x", "y"):
+            values = pd.to_numeric(frame[axis], errors="coerce")
+            if values.notna().all() and (values % 1 == 0).all():
+                gaps = sorted(set(range(int(values.min()), int(values.max()) + 1)) - set(values.astype(int)))
+                if gaps:
+                    prepared.notes.append(f"no rows with {getattr(chart, axis)} = "
+                                          + ", ".join(map(str, gaps)) + " (shown as 0)")
     if chart.type == "histogram":
         unit = chart.of if chart.of != "rows" else page.board.rows_are
         prepared.notes.append(f"n = {len(frame):,} {unit}" + (" (first 200,000)" if len(frame) >= HIST_LIMIT else ""))

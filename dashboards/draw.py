@@ -84,7 +84,9 @@ def build(chart: Any, prepared: Prepared, labels: Labels) -> alt.Chart:
     if len(chart.ys) > 1:
         names = {f"y{i}": (chart.labels[i] if chart.labels else labels.axis(y)) for i, y in enumerate(chart.ys)}
         keep = [c for c in ("x", "n", "small", "label") if c in frame]
-        frame = frame.melt(id_vars=keep, value_vars=list(names), var_name="series", value_name="y0")
+        frame = frame.rename(columns={k: f"v_{k}" for k in names}).melt(
+            id_vars=keep, value_vars=[f"v_{k}" for k in names], var_name="series", value_name="y0")
+        frame["series"] = frame["series"].str.removeprefix("v_")
         frame["series"] = frame["series"].map(names)
         if chart.opt("panels"):
             return _panels(chart, frame, labels, fmt, xtitle, list(names.values()))
