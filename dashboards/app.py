@@ -22,6 +22,7 @@ from dashboards.session import LOG, as_of_line, signed_in_user
 from dashboards.source import WarehouseUnavailable
 
 HEALTH_SLUG, HEALTH_TITLE = "pipeline_health", "Pipeline health"
+OVERVIEW_SLUG, OVERVIEW_TITLE = "overview", "Overview"
 STYLE = """<style>
 [data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div {white-space: normal !important;
   overflow: visible !important; text-overflow: clip !important;}
@@ -60,6 +61,16 @@ def _health_page(pages: list[PageSpec]) -> Any:
 
         render_health(pages)
     draw.__name__ = "page_pipeline_health"
+    return draw
+
+
+def _overview_page(pages: list[PageSpec], links: dict[str, Any]) -> Any:
+    def draw() -> None:
+        """The landing page: every page with its description, and the shared definitions."""
+        from dashboards.overview import render_overview
+
+        render_overview(pages, links)
+    draw.__name__ = "page_overview"
     return draw
 
 
@@ -113,12 +124,18 @@ def main(start: str | None = None) -> None:
         LOG.error("project could not be opened", exc_info=exc)
         st.navigation([st.Page(_project_page(exc), title="Dashboards", url_path="dashboards")]).run()
         return
+    # The default page is served at "/" only, so it is the overview: every mart page keeps its own
+    # URL and a deep link /<page> opens it (``start`` makes a page the default for in-process tests).
+    links: dict[str, Any] = {}
+    overview = st.Page(_overview_page(pages, links), title=OVERVIEW_TITLE, url_path=OVERVIEW_SLUG,
+                       icon=":material/dashboard:", default=start in (None, OVERVIEW_SLUG))
     entries = [st.Page(_mart_page(p), title=p.title, url_path=p.slug,
-                       icon=p.board.icon if p.board and p.board.icon else None,
-                       default=(p.slug == start) or (start is None and i == 0)) for i, p in enumerate(pages)]
+                       icon=p.board.icon if p.board and p.board.icon else None, default=p.slug == start)
+               for p in pages]
+    links.update({p.slug: e for p, e in zip(pages, entries)})
     health = st.Page(_health_page(pages), title=HEALTH_TITLE, url_path=HEALTH_SLUG,
-                     icon=":material/monitor_heart:", default=start == HEALTH_SLUG or not entries)
-    nav = st.navigation({"Marts": entries, "Operations": [health]} if entries else {"Operations": [health]})
+                     icon=":material/monitor_heart:", default=start == HEALTH_SLUG)
+    nav = st.navigation({"": [overview], "Marts": entries, "Operations": [health]})
     _sidebar(ws)
     try:
         nav.run()

@@ -144,6 +144,8 @@ def prepare(chart: Any, page: Any, where: Where, grain: str | None, min_group: i
     if chart.type in ("line", "area", "bar") and chart.opt("partial") and is_time(chart, columns, grain) \
             and chart.opt("compare") is None:
         _partial_periods(prepared, chart, page, where, grain)
+    if chart.opt("compare") == "year_over_year" and time:
+        _partial_years(prepared, page, where)
     if chart.opt("per_day"):
         prepared.notes.append("values are per day (each group's total divided by the days it covers)")
     if chart.type == "scatter" and len(frame) >= SCATTER_LIMIT:
@@ -235,6 +237,20 @@ def _partial_periods(prepared: Prepared, chart: Any, page: Any, where: Where, gr
         prepared.notes.append(text + ", drawn hollow")
 
 
+def _partial_years(prepared: Prepared, page: Any, where: Where) -> None:
+    """Year-over-year lines: say which years the data covers only in part."""
+    time = page.board.time
+    got = context.query(Sql(f"SELECT min({ident(time)}) AS lo, max({ident(time)}) AS hi FROM {ident(page.table)}")
+                        + where.sql(list(page.columns)))
+    if not len(got) or got.isna().any(axis=None):
+        return
+    lo, hi = pd.Timestamp(got.iloc[0, 0]).date(), pd.Timestamp(got.iloc[0, 1]).date()
+    if (lo.month, lo.day) != (1, 1):
+        prepared.notes.append(f"{lo.year} starts on {lo} (a partial year)")
+    if (hi.month, hi.day) != (12, 31):
+        prepared.notes.append(f"{hi.year} ends on {hi} (a partial year; its last month is partial)")
+
+
 def render_chart(chart: Any, page: Any, where: Where, key: str, min_group: int, omitted: list[str]) -> None:
     """Draw one chart (with its grain switch) in a bordered box, or record why it is omitted."""
     from dashboards.draw import build
@@ -255,8 +271,13 @@ def render_chart(chart: Any, page: Any, where: Where, key: str, min_group: int, 
         if chart.opt("grain"):
             st.segmented_control("Grain", chart.grain, default=chart.grain[0], key=f"{key}:grain",
                                  label_visibility="collapsed")
-        st.altair_chart(build(chart, got, labels), width="stretch")
+        drawn = build(chart, got, labels)
+        st.altair_chart(drawn, width="stretch")
         notes = list(got.notes)
+        dropped = getattr(drawn, "data", None) is not None and getattr(drawn.data, "attrs", {}).get("log_dropped")
+        if dropped:
+            notes.append(f"{dropped:,} rows with values too small for the log axis (below a millionth of the "
+                         "largest, or under $0.01) are not drawn")
         if chart.opt("moving_average") and grain not in (None, "day"):
             notes.append("moving averages are drawn at day grain")
         if notes:

@@ -46,7 +46,7 @@ def _scale(log: bool) -> Any:
 def _palette(domain: list[str], colors: dict[str, str]) -> Any:
     if not colors:
         return alt.Undefined
-    known = [d for d in domain if d in colors]
+    known = [c for c in colors if c in domain]  # the palette's own order (e.g. active, at risk, churned)
     if not known:
         return alt.Undefined
     rest = [d for d in domain if d not in colors]
@@ -141,10 +141,11 @@ def _bar(chart: Any, frame: pd.DataFrame, labels: Labels, fmt: str | None, xtitl
         tips.append(alt.Tooltip("series:N", title="Series"))
     elif chart.color:
         domain = list(frame["color"].unique())
-        enc["color"] = alt.Color("color:N", title=labels.axis(chart.color),
+        same = chart.color == chart.x  # the axis already names each bar: no legend needed
+        enc["color"] = alt.Color("color:N", title=labels.axis(chart.color), legend=None if same else alt.Legend(),
                                  scale=_palette(domain, labels.colors(chart.color, chart.colors)))
         tips.append(alt.Tooltip("color:N", title=labels.axis(chart.color)))
-        if not timed and chart.color != chart.x:
+        if not timed and not same:
             enc["yOffset" if horizontal else "xOffset"] = "color:N"
     if "small" in frame and frame["small"].any() and "color" not in enc:
         enc["color"] = alt.condition("datum.small", alt.value(GREY), alt.value("#1f77b4"))
@@ -167,11 +168,12 @@ def _panels(chart: Any, frame: pd.DataFrame, labels: Labels, fmt: str | None, xt
     for i, name in enumerate(names):
         part = frame[frame["series"] == name]
         parts.append(alt.Chart(part, title=name).mark_bar(color=["#5b7aa8", "#e08a2c"][i % 2]).encode(
-            x=alt.X("xl:N", title=xtitle, sort=order, axis=alt.Axis(labelAngle=0, labelLimit=160)),
+            x=alt.X("xl:N", title=xtitle, sort=order, axis=alt.Axis(labelAngle=0, labelLimit=160,
+                                                                    labelOverlap=False)),
             y=alt.Y("y0:Q", title=name, axis=_axis(fmt)),
             tooltip=[alt.Tooltip("xl:N", title=xtitle), alt.Tooltip("y0:Q", title=name,
                                                                      format=TOOLTIP.get(fmt or "", ""))]
-        ).properties(height=HEIGHT - 40, width=230))
+        ).properties(height=HEIGHT - 40, width=340))
     return alt.hconcat(*parts).resolve_scale(y="independent")
 
 
@@ -219,9 +221,16 @@ def _line(chart: Any, frame: pd.DataFrame, labels: Labels, fmt: str | None, xtit
 
 def _scatter(chart: Any, frame: pd.DataFrame, labels: Labels, fmt: str | None, xtitle: str,
              ytitle: str) -> alt.Chart:
-    for axis_col, log in (("x", chart.log_x), ("y0", chart.log_y)):
+    dropped = 0
+    for axis_col, log, col_fmt in (("x", chart.log_x, labels.format(chart.x)), ("y0", chart.log_y, fmt)):
         if log:
-            frame = frame[pd.to_numeric(frame[axis_col], errors="coerce") > 0]
+            values = pd.to_numeric(frame[axis_col], errors="coerce")
+            floor = 0.01 if col_fmt == "money" else max(float(values[values > 0].min() or 0), values.max() / 1e6)
+            keep = values >= floor
+            dropped += int((~keep).sum())
+            frame = frame[keep]
+    if dropped:
+        frame.attrs["log_dropped"] = dropped
     tips = [alt.Tooltip("x:Q", title=xtitle, format=TOOLTIP.get(labels.format(chart.x) or "", "")),
             alt.Tooltip("y0:Q", title=ytitle, format=TOOLTIP.get(fmt or "", ""))]
     enc: dict[str, Any] = dict(

@@ -74,10 +74,14 @@ def expr_format(expr: str, columns: dict[str, Any], default: str | None = None) 
     return default
 
 
-def column_config(name: str, doc: Any) -> Any:
-    """A Streamlit column config: label, help text (the column's description) and number format."""
-    label, fmt = humanize(name), getattr(doc, "format", None)
-    help_text = getattr(doc, "description", None)
+def column_config(name: str, doc: Any, vocabulary: Any = None) -> Any:
+    """A Streamlit column config: label, help text (the column's description) and number format;
+    a column the vocabulary defines takes its label and definition from there."""
+    from dashboards.labels import words
+
+    term = vocabulary.for_column(name) if vocabulary is not None else None
+    label, fmt = (term.label if term else words(name)), getattr(doc, "format", None)
+    help_text = (term.means if term else None) or getattr(doc, "description", None)
     if fmt == "money":
         return st.column_config.NumberColumn(label, help=help_text, format="dollar")
     if fmt == "percent":

@@ -121,7 +121,7 @@ def _body(page: PageSpec, root: Path, parent_where: Where | None, level: int) ->
 
 
 def _default_at(block: Any) -> str:
-    return "top" if block.type in ("note", "signal_check") else "bottom"
+    return "top" if block.type in ("note", "signal_check", "rule_vs_model") else "bottom"
 
 
 def _charts(page: PageSpec, where: Where, omitted: list[str]) -> None:
@@ -249,8 +249,13 @@ def render_table(page: PageSpec, where: Where) -> None:
     st.subheader(spec_table.title or "Detail")
     shown = f"{len(frame):,} of {total:,} rows" if total > len(frame) else f"{total:,} rows"
     st.caption(f"{shown} · click a column header to sort · hover it for its definition")
-    config = {c: column_config(c, page.columns.get(c)) for c in frame.columns}
-    st.dataframe(frame, column_config=config, hide_index=True, width="stretch",
+    vocabulary = context.vocabulary()
+    config = {c: column_config(c, page.columns.get(c), vocabulary) for c in frame.columns}
+    shown = frame.copy()
+    for c in shown.columns:  # defined values read as their labels (the CSV keeps the stored values)
+        if vocabulary.for_column(c) and vocabulary.for_column(c).values:
+            shown[c] = shown[c].map(lambda v, c=c: vocabulary.value_label(c, v))
+    st.dataframe(shown, column_config=config, hide_index=True, width="stretch",
                  height=min(420, 38 + 35 * max(len(frame), 1)))
     st.download_button("Download CSV", frame.to_csv(index=False).encode("utf-8"),
                        file_name=f"{page.slug}.csv", mime="text/csv", key=f"{page.slug}:csv")
