@@ -141,6 +141,9 @@ def prepare(chart: Any, page: Any, where: Where, grain: str | None, min_group: i
         _fill_categories(prepared, chart)
     if compares_groups(chart, columns):
         _group_sizes(prepared, chart, page, where, min_group)
+        if prepared.frame.empty:
+            floor = (chart.opt("n") and chart.n.min) or min_group
+            return f"every group has fewer than {floor:,} {prepared.sizes.of}: too few to rank"
     if chart.type in ("line", "area", "bar") and chart.opt("partial") and is_time(chart, columns, grain) \
             and chart.opt("compare") is None:
         _partial_periods(prepared, chart, page, where, grain)

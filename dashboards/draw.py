@@ -97,10 +97,10 @@ def build(chart: Any, prepared: Prepared, labels: Labels) -> alt.Chart:
 
 def _category(chart: Any, frame: pd.DataFrame, labels: Labels, prepared: Prepared) -> pd.DataFrame:
     """The x label of a group: readable value (or the mart's name for an id) and its size."""
-    base = frame["label"].astype(str) if "label" in frame else frame["x"].map(lambda v: str(labels.value(chart.x, v)))
+    names = [str(v) for v in frame["label"]] if "label" in frame else [str(labels.value(chart.x, v)) for v in frame["x"]]
     if prepared.sizes is not None and "n" in frame:
-        base = base + " (n=" + frame["n"].map(lambda n: f"{int(n):,}") + ")"
-    return frame.assign(xl=base)
+        names = [f"{name} (n={int(n):,})" for name, n in zip(names, frame["n"])]
+    return frame.assign(xl=pd.Series(names, index=frame.index, dtype=object))
 
 
 def _bar(chart: Any, frame: pd.DataFrame, labels: Labels, fmt: str | None, xtitle: str, ytitle: str,

@@ -132,21 +132,25 @@ class Definition(Strict):
 class Dashboard(Strict):
     """A page: title, KPIs, charts, extra blocks, filters, a table and its definitions."""
 
-    title: str
-    description: str | None = None
+    title: str = Field(description="page title and navigation entry")
+    description: str | None = Field(None, description="one paragraph under the title")
     order: int | None = Field(None, description="position in the navigation (default: file order)")
-    icon: str | None = None
+    icon: str | None = Field(None, description="page icon, e.g. :material/trending_up:")
     part_of: str | None = Field(None, description="render as a section of another spec's page (its table)")
     time: str | None = Field(None, description="the page's time column (date filter, previous_period "
                                                "deltas, per_day, partial periods)")
     rows_are: str = Field("rows", description="what one row of the table is (customers, items ...): "
                                               "the unit of group sizes")
-    kpis: list[Kpi] = Field(default_factory=list)
-    charts: list[Chart] = Field(default_factory=list)
-    blocks: list[Block] = Field(default_factory=list)
-    filters: list[Union[str, Filter]] = Field(default_factory=list)
-    table: Table | None = Field(default_factory=Table)
-    definition: Definition = Field(default_factory=Definition)
+    kpis: list[Kpi] = Field(default_factory=list, description="headline numbers (an empty one is omitted "
+                                                               "with a note)")
+    charts: list[Chart] = Field(default_factory=list, description="two per row unless width: full")
+    blocks: list[Block] = Field(default_factory=list, description="notes, signal checks, model reports, "
+                                                                   "rule-vs-model comparisons")
+    filters: list[Union[str, Filter]] = Field(default_factory=list, description="sidebar filters: column names "
+                                                                                 "or filter mappings")
+    table: Table | None = Field(default_factory=Table, description="the detail table; null hides it")
+    definition: Definition = Field(default_factory=Definition, description="the metrics document section shown "
+                                                                           "under Definitions")
 
     @property
     def filter_list(self) -> list[Filter]:
