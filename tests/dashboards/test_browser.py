@@ -141,10 +141,10 @@ def test_every_page_of_two_projects_in_one_browser(browser, warehouse_lake, bike
         assert {label for label, _ in seen["riders"]} >= {"Riding", "Idle"}  # labels from the vocabulary
         body = browser.find_element("tag name", "body").text
         assert "Signed in as Ada Lovelace" in body
-        assert "Data as of 2024-03-10" in body
         browser.get(f"http://127.0.0.1:{bike_port}/station_months")
         wait_drawn(browser)
         body = browser.find_element("tag name", "body").text
+        assert "Data as of 2024-03-10" in body  # the table's as_of: the last trip in raw/trips.csv
         assert "the last month (2024-03-01 to 2024-03-10: 10 of 31 days) is partial" in body  # hand-counted
         assert "Tiny Dock (n=2)" not in body  # drawn on the canvas; the note names the guard instead
         assert "groups with fewer than 5 trips are greyed" in body
