@@ -30,10 +30,17 @@ ProfileOpt = Annotated[Optional[str], typer.Option("--profile", "-p", help="prof
 VarOpt = Annotated[Optional[list[str]], typer.Option("--var", help="override a variable: NAME=VALUE")]
 SelectOpt = Annotated[Optional[list[str]], typer.Option(
     "--select", "-s", help="spec names, layer:x, +name (with upstream), name+ (with downstream)")]
+OutputOpt = Annotated[str, typer.Option("--format", "-f", help="table | json (for scripts)")]
 ProjectOpt = Annotated[Optional[Path], typer.Option("--project-dir", help="folder with medallion.yaml",
                                                     envvar="MEDALLION_PROJECT_DIR")]
 
 _DEBUG = False
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option(
+        "--debug", help="add Python tracebacks to error lines (allowed anywhere on the line)")] = False) -> None:
+    """Medallion: config-driven ETL on PySpark. Exit codes: 0 ok, 1 a run failed, 2 invalid spec or usage."""
 
 
 def _workspace(project_dir: Path | None, profile: str | None, var: list[str] | None) -> Workspace:
@@ -54,17 +61,32 @@ def validate(profile: ProfileOpt = None, var: VarOpt = None, project_dir: Projec
 
 @app.command()
 def plan(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
-         project_dir: ProjectOpt = None) -> None:
+         project_dir: ProjectOpt = None, format_: OutputOpt = "table") -> None:
     """Show what would run, in order: spec, layer, inputs, output, file."""
+    _check_format(format_)
     ws = _workspace(project_dir, profile, var)
     names = select(ws.graph, select_)
-    rows = []
+    items = []
     for i, name in enumerate(names, 1):
         loaded = ws.graph.specs[name]
         spec = loaded.spec
-        rows.append([str(i), name, spec.layer, ", ".join(spec.input_tables) or "(files)",
-                     spec.output.table, str(loaded.path)])
-    Reporter().table("plan", ["#", "spec", "layer", "inputs", "output", "file"], rows)
+        items.append({"order": i, "spec": name, "layer": spec.layer, "inputs": list(spec.input_tables),
+                      "output": spec.output.table, "file": str(loaded.path)})
+    if format_ == "json":
+        _print_json(items)
+        return
+    rows = [[str(it["order"]), it["spec"], it["layer"], ", ".join(it["inputs"]) or "(files)", it["output"],
+             it["file"]] for it in items]
+    Reporter().table("plan", ["#", "spec", "layer", "inputs", "output", "file"], rows, keep=[1, 4])
+
+
+def _check_format(format_: str) -> None:
+    if format_ not in ("table", "json"):
+        raise UsageError(f"--format must be table or json, not '{format_}'")
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
 @app.command()
@@ -210,14 +232,21 @@ def query(sql: Annotated[str, typer.Argument(help="SQL against the warehouse, e.
 
 @app.command()
 def summary(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
-            project_dir: ProjectOpt = None) -> None:
+            project_dir: ProjectOpt = None, format_: OutputOpt = "table") -> None:
     """Each mart's row count and dashboard KPIs, computed in the warehouse."""
     from engine.run.summary import summarize
 
+    _check_format(format_)
     ws = _workspace(project_dir, profile, var)
     names = select(ws.graph, select_ or ["layer:gold"])
     reporter = Reporter()
-    for table, rows, kpis in summarize(ws.graph, names, ws.warehouse):
+    results = list(summarize(ws.graph, names, ws.warehouse))
+    if format_ == "json":
+        _print_json([{"table": table, "rows": rows if rows >= 0 else None,
+                      "kpis": [{"label": label, "value": value} for label, value in kpis]}
+                     for table, rows, kpis in results])
+        return
+    for table, rows, kpis in results:
         reporter.line(f"{table}: {rows:,} rows" if rows >= 0 else f"{table}:")
         for label, value in kpis:
             reporter.line(f"    {label}: {value}")
@@ -237,10 +266,15 @@ def graph(format_: Annotated[str, typer.Option("--format", "-f", help="mermaid |
 
 @app.command()
 def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in detail")] = None,
-         profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None) -> None:
-    """Run history, or one run's per-spec state."""
+         profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None,
+         format_: OutputOpt = "table") -> None:
+    """Run history, or one run's per-spec state with its conservation and rule counts."""
+    _check_format(format_)
     ws = _workspace(project_dir, profile, var)
     reporter = Reporter()
+    if run_id is None and format_ == "json":
+        _print_json([rec.model_dump(mode="json") for rec in ws.store.list()])
+        return
     if run_id is None:
         rows = []
         for rec in ws.store.list():
@@ -248,20 +282,31 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
             status = f"{rec.status} (resumed by {rec.resolved_by})" if rec.resolved_by else rec.status
             rows.append([rec.run_id, status, rec.started_at, rec.finished_at or "-",
                          str(counts["ok"]), str(counts["failed"]), str(counts["skipped"])])
-        reporter.table("runs", ["run_id", "status", "started", "finished", "ok", "failed", "skipped"], rows)
+        reporter.table("runs", ["run_id", "status", "started", "finished", "ok", "failed", "skipped"], rows,
+                       keep=[0])
         return
     record = ws.store.load(run_id)
     if record is None:
         known = [r.run_id for r in ws.store.list()]
         from engine.spec.suggest import did_you_mean
         raise UsageError(f"no run '{run_id}'{did_you_mean(run_id, known)}")
+    if format_ == "json":
+        _print_json(record.model_dump(mode="json"))
+        return
     reporter.line(f"run {record.run_id} {record.status} · profile {record.profile} · "
                   f"started {record.started_at} · finished {record.finished_at or '-'}")
     reporter.table("specs", ["spec", "status", "attempts", "rows_in", "rows_out", "seconds", "version", "error"],
                    [[s.spec, s.status, str(s.attempts), str(s.rows_in if s.rows_in is not None else "-"),
                      str(s.rows_out if s.rows_out is not None else "-"),
                      str(s.seconds if s.seconds is not None else "-"),
-                     str(s.version if s.version is not None else "-"), s.error or ""] for s in record.specs])
+                     str(s.version if s.version is not None else "-"), s.error or ""] for s in record.specs],
+                   keep=[0])
+    for s in record.specs:
+        details = detail_lines(s)
+        if details:
+            reporter.line(s.spec)
+            for line in details:
+                reporter.line(line)
     if record.resume_command:
         reporter.line(f"to resume: {record.resume_command}")
 

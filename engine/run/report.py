@@ -107,16 +107,24 @@ class Reporter:
             else:
                 self.console.print(f"    [red]error:[/] {escape(line)}")
 
-    def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
-        """A table (rich) or tab-separated lines (plain)."""
+    def table(self, title: str, columns: list[str], rows: list[list[str]], keep: list[int] | None = None) -> None:
+        """A table (rich) or tab-separated lines (plain).
+
+        Columns in ``keep`` (spec names, run ids) are never shrunk or cut: the other columns
+        wrap instead, so a name is always shown whole at any terminal width.
+        """
         if self.plain:
             for row in [columns, *rows]:
                 self.stream.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row) + "\n")
             self.stream.flush()
             return
         table = Table(title=title)
-        for col in columns:
-            table.add_column(col)
+        for i, col in enumerate(columns):
+            if i in (keep or []):
+                width = max([len(col), *(len(r[i]) for r in rows)])
+                table.add_column(col, min_width=width, no_wrap=True)
+            else:
+                table.add_column(col, overflow="fold")
         for row in rows:
             table.add_row(*row)
         self.console.print(table)
