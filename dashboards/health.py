@@ -31,10 +31,10 @@ LOCALIZED = st.column_config.NumberColumn(format="localized")
 def _ago(seconds: float) -> str:
     """How long ago, in the largest unit that reads naturally."""
     if seconds < 3600:
-        return f"{seconds / 60:,.0f} min ago"
+        return f"{seconds / 60:,.0f} min"
     if seconds < 2 * 86400:
-        return f"{seconds / 3600:,.1f} h ago"
-    return f"{seconds / 86400:,.0f} days ago"
+        return f"{seconds / 3600:,.1f} h"
+    return f"{seconds / 86400:,.0f} days"
 
 
 def _run_label(record: Any) -> str:
@@ -109,7 +109,7 @@ def _headline(record: Any, row: Any) -> None:
     age = datetime.now(timezone.utc) - datetime.fromisoformat(end)
     cols = st.columns(6)
     cols[0].metric("Run status", record.status.upper(), help=record.run_id, border=True)
-    cols[1].metric("Finished", _ago(age.total_seconds()) if record.finished_at else "running",
+    cols[1].metric("Finished (ago)", _ago(age.total_seconds()) if record.finished_at else "running",
                    help=f"{end} (UTC)", border=True)
     cols[2].metric("Specs ok", f"{row['specs_ok']} / {len(record.specs)}", border=True)
     cols[3].metric("Rows written", f"{row['rows_out']:,}", border=True)

@@ -32,7 +32,7 @@ from tests.dashboards.browser import (errors_on_page, free_port, full_page_scree
 from tests.dashboards.conftest import ROOT
 from tests.dashboards.test_pages import PAGES
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # two servers, a Spark run, Chromium
 BIKES = ROOT / "tests" / "cases" / "dashboards" / "bikes"
 METRICS_JS = """return [...document.querySelectorAll('[data-testid="stMetric"]')].map(m => [
   m.querySelector('[data-testid="stMetricLabel"]').innerText.trim(),

@@ -16,7 +16,7 @@ from dashboards.vocabulary import load_vocabulary
 from engine.run.workspace import Workspace
 from tests.dashboards.conftest import ROOT
 
-TIMEOUT = 30
+TIMEOUT = 120  # a generous bound on a loaded machine; not a speed check
 
 
 def open_page(slug: str) -> AppTest:
