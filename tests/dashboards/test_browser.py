@@ -146,7 +146,7 @@ def test_every_page_of_two_projects_in_one_browser(browser, warehouse_lake, bike
         body = browser.find_element("tag name", "body").text
         assert "Data as of 2024-03-10" in body  # the table's as_of: the last trip in raw/trips.csv
         assert "the last month (2024-03-01 to 2024-03-10: 10 of 31 days) is partial" in body  # hand-counted
-        assert "Tiny Dock (n=2)" not in body  # drawn on the canvas; the note names the guard instead
+        assert "Tiny Dock (n=2)" in body  # the 2-trip station, labelled with its count (greyed)
         assert "groups with fewer than 5 trips are greyed" in body
 
         broken = _broken_copy(bike_lake, tmp_path / "broken")
