@@ -184,7 +184,9 @@ def _broken_copy(lake: Path, target: Path) -> Path:
 
     shutil.copytree(lake, target)
     with duckdb.connect(str(target / "warehouse.duckdb")) as con:
-        con.execute("DROP TABLE gold.riders")
+        kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = 'gold' "
+                           "AND table_name = 'riders'").fetchone()[0]  # the warehouse may publish views
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} gold.riders")
     RunStore(target / "_runs").save(RunRecord(
         run_id="20990101T000000000Z-ffffff", project="bike-share", profile="local", status="failed",
         started_at="2099-01-01T00:00:00+00:00", finished_at="2099-01-01T00:00:30+00:00",
