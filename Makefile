@@ -5,7 +5,8 @@
 # What gets installed, and for what:
 #   make demo  -> .venv with the runtime only (`pip install -e .`): Spark, DuckDB, the dashboards.
 #                 No system packages.
-#   make test  -> the same venv plus the `dev` extra (pytest, moto, cfn-lint, checkov, selenium),
+#   make test  -> the same venv plus the `dev` extra (pytest, moto, cfn-lint, selenium), checkov in
+#                 a venv of its own under .venv/tools (it pins old boto3/packaging versions),
 #                 and, as root with apt-get, two Debian packages the integration tests use:
 #                 libpostgresql-jdbc-java (the postgres profile's JDBC driver) and chromium +
 #                 chromium-driver (the headless-browser dashboard tests). Set
@@ -15,6 +16,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEV_STAMP := $(VENV)/.installed-dev-stamp
+# checkov pins old boto3/packaging/networkx; it gets a venv of its own so the project's stay current
+CHECKOV_VENV := $(VENV)/tools/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 SCALE  ?= 1
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
@@ -29,12 +33,18 @@ $(STAMP): pyproject.toml
 	$(PIP) -e .
 	touch $(STAMP)
 
-setup-dev: $(DEV_STAMP) system-packages
+setup-dev: $(DEV_STAMP) $(CHECKOV_STAMP) system-packages
 
 $(DEV_STAMP): $(STAMP) pyproject.toml
 	@echo "setup: adding the test and deploy tooling (the 'dev' extra) to $(VENV)"
 	$(PIP) -e '.[dev]'
 	touch $(DEV_STAMP)
+
+$(CHECKOV_STAMP): $(STAMP)
+	@echo "setup: checkov (template security checks in the tests) in a venv of its own, $(CHECKOV_VENV)"
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'checkov>=3.2,<4'
+	touch $(CHECKOV_STAMP)
 
 # System packages for the integration tests only (not for `make demo`).
 system-packages:

@@ -17,9 +17,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from engine.cli_authoring import column_lineage, load_project_commands, register as register_authoring, validate_project
 from engine.errors import MedallionError, SpecErrors, UsageError
 from engine.plan.render import dot, mermaid
 from engine.plan.select import select
+from engine.remote import executor_for
 from engine.run.report import Reporter, detail_lines
 from engine.run.workspace import Workspace
 
@@ -49,14 +51,15 @@ def _workspace(project_dir: Path | None, profile: str | None, var: list[str] | N
 
 @app.command()
 def validate(profile: ProfileOpt = None, var: VarOpt = None, project_dir: ProjectOpt = None) -> None:
-    """Check every spec and the graph they form; no Spark is started."""
+    """Check every spec, the graph, every column and expression, and the deploy rules; no Spark is started."""
     ws = _workspace(project_dir, profile, var)
-    graph = ws.graph
+    if (remote := executor_for(ws.project)) is not None:
+        remote.validate(ws, Reporter().line)  # the executor's own rules (AWS: schedules, cron, retry vs timeout)
     from engine.spec.extensions import extension_errors  # checks plugins add (e.g. dashboard blocks)
 
-    if errors := extension_errors(graph, ws.project):
+    if errors := extension_errors(ws.graph, ws.project):
         raise errors[0] if len(errors) == 1 else SpecErrors(errors)
-    Reporter().line(f"ok: {len(graph.specs)} spec(s) valid, graph has no cycles")
+    validate_project(ws)
 
 
 @app.command()
@@ -113,6 +116,8 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
         raise UsageError("--full-refresh and --backfill do not go together")
     mode = LoadMode("full") if full_refresh else LoadMode.backfill(*backfill) if backfill else LoadMode()
     ws = _workspace(project_dir, profile, var)
+    if (remote := executor_for(ws.project)) is not None:  # e.g. AWS: start it there, no Spark here
+        raise typer.Exit(remote.run(ws, select_, resume, Reporter(plain=True).line))
     resumed = None
     if resume is not None:
         if select_:
@@ -133,7 +138,7 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
                      var_args=ws.var_args, default_retry=ws.project.default_retry,
                      shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets,
                      faults=FaultPlan.parse(list(inject_fault or [])), warehouse=ws.warehouse, mode=mode,
-                     source=ws.project.profile.source)
+                     source=ws.source)
     record = run_specs(ctx, names, resumed_from=resumed.run_id if resumed else None)
     mark_resolved(ws.store, record)
     reporter.run_finished(record)
@@ -167,10 +172,10 @@ def source_load(profile: ProfileOpt = None, var: VarOpt = None, project_dir: Pro
     from engine.io.source import load_source
 
     ws = _workspace(project_dir, profile, var)
-    source = ws.project.profile.source
+    source = ws.source
     if source is None:
         raise UsageError(f"profile '{ws.project.profile_name}' has no source database; try --profile postgres")
-    counts = load_source(source, ws.secrets, ws.project.root)
+    counts = load_source(ws.spark(), source, ws.secrets, ws.project.root)
     Reporter().table("source load", ["table", "rows"],
                      [[f"{source.schema_}.{t}", f"{n:,}"] for t, n in counts.items()])
 
@@ -254,12 +259,16 @@ def summary(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt =
 
 @app.command()
 def graph(format_: Annotated[str, typer.Option("--format", "-f", help="mermaid | dot")] = "mermaid",
+          columns: Annotated[Optional[str], typer.Option(
+              "--columns", help="TABLE.COLUMN: print where that column comes from")] = None,
           select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
           project_dir: ProjectOpt = None) -> None:
     """Print the lineage diagram generated from the specs."""
     if format_ not in ("mermaid", "dot"):
         raise typer.BadParameter("--format must be mermaid or dot")
     ws = _workspace(project_dir, profile, var)
+    if columns:
+        return column_lineage(ws, columns)  # engine/cli_authoring.py
     names = select(ws.graph, select_)
     sys.stdout.write(mermaid(ws.graph, names) if format_ == "mermaid" else dot(ws.graph, names))
 
@@ -272,6 +281,8 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
     _check_format(format_)
     ws = _workspace(project_dir, profile, var)
     reporter = Reporter()
+    if (remote := executor_for(ws.project)) is not None:
+        return remote.runs(ws, run_id, reporter.line)
     if run_id is None and format_ == "json":
         _print_json([rec.model_dump(mode="json") for rec in ws.store.list()])
         return
@@ -311,20 +322,23 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
         reporter.line(f"to resume: {record.resume_command}")
 
 
+register_authoring(app)  # test, preview, schema, init (engine/cli_authoring.py)
+
 _PLUGINS_LOADED = False
 
 
-def _load_plugins() -> None:
-    """Commands contributed by other packages (e.g. the sample-data generator), once."""
+def _load_plugins(args: list[str] | None = None) -> None:
+    """Commands contributed by other packages (deploy, dashboard), once; then the commands the
+    project registers (``commands:`` in medallion.yaml, e.g. the sample-data generator)."""
     global _PLUGINS_LOADED
-    if _PLUGINS_LOADED:
-        return
-    _PLUGINS_LOADED = True
-    for ep in entry_points(group="medallion.commands"):
-        try:
-            ep.load()(app)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
-            print(f"warning: plugin command '{ep.name}' failed to load: {exc}", file=sys.stderr)
+    if not _PLUGINS_LOADED:
+        _PLUGINS_LOADED = True
+        for ep in entry_points(group="medallion.commands"):
+            try:
+                ep.load()(app)
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+                print(f"warning: plugin command '{ep.name}' failed to load: {exc}", file=sys.stderr)
+    load_project_commands(app, list(args or []))  # engine/cli_authoring.py
 
 
 def _print_error(exc: BaseException) -> None:
@@ -351,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _DEBUG = "--debug" in args
     args = _optional_resume_value([a for a in args if a != "--debug"])
-    _load_plugins()
+    _load_plugins(args)
     try:
         result = app(args=args, prog_name="medallion", standalone_mode=False)
         if isinstance(result, int):  # click returns typer.Exit codes when not standalone

@@ -83,3 +83,7 @@ class TerminalError(RunError):
     """A failure that retrying cannot fix: bad expressions, schema mismatches, failed rules."""
 
     transient = False
+
+
+class QueryFailed(UsageError):
+    """One warehouse statement failed (a missing table, bad SQL); the warehouse itself answered."""

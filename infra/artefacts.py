@@ -1,9 +1,11 @@
 """What the Glue job runs: the engine wheel, the project (config + specs) and the job script.
 
 Each artefact is built reproducibly (same source, same bytes) and uploaded to the artefact
-bucket under a fixed key, encrypted with the data key, with its SHA-256 in the object's
-metadata. An artefact that did not change is not uploaded again, so a repeated deploy changes
-nothing.
+bucket under a content-addressed key (``<prefix>/artefacts/<sha256[:16]>/<file>``), encrypted
+with the data key, with its SHA-256 in the object's metadata. A key is never overwritten: what
+runs now keeps its files while a new build uploads beside it, and the state machine switches
+to the new build only at the end of a deploy. An artefact already there is not uploaded again,
+so a repeated deploy changes nothing.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def upload(s3: Any, target: Target, items: list[Artefact], key_arn: str, say: Ca
     bucket = target.bucket("artefacts")
     uploaded = 0
     for item in items:
-        key = f"{target.artefact_prefix}/{item.file_name}"
+        key = target.artefact_key(item.file_name, item.digest)
         try:
             head = s3.head_object(Bucket=bucket, Key=key)
             if head.get("Metadata", {}).get("sha256") == item.digest:

@@ -1,8 +1,10 @@
-"""One deploy, start to end: template, stack, artefacts, secrets, Glue plan and its application.
+"""One deploy, start to end: checks, template, stack, artefacts, secrets, Glue, state machine, schedule.
 
-Order matters: the stack first (it makes the key, buckets and role the rest need), then the
-artefacts (the job points at them), then the Glue resources. Every step is idempotent, so a
-deploy that failed half-way is finished by running it again.
+Order matters: the checks first (nothing touches AWS when a spec is wrong), then the stack (it
+makes the key, buckets and roles the rest need), then the artefacts under new content-addressed
+keys, then the Glue job, and LAST the state machine, whose definition names the build it runs:
+until that one update, the previous build and orchestration stay in force. Every step is
+idempotent, so a deploy that failed half-way is finished by running it again.
 """
 
 from __future__ import annotations
@@ -14,17 +16,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 from infra.artefacts import artefacts, build_digest, python_modules, upload
+from infra.checks import check_for_aws
 from infra.glue_apply import apply, read_current
 from infra.glue_plan import Change, Environment, desired, diff
+from infra.orchestration import definition, plan_blocks
+from infra.orchestration_apply import apply_schedule, apply_state_machine, settings_for
 from infra.secrets import ensure_connection_secrets
 from infra.stack import deploy_stack
 from infra.target import Target, example_values, target_for
 from infra.template import build_template, write_template
+from infra.template_hosting import require_hosting_settings
 from engine.errors import RunError, UsageError
 from engine.plan.graph import Graph
 from engine.spec.project import Project
 
 DEFAULT_TEMPLATE = Path("build/deploy/platform.template.json")
+SERVICES = ("cloudformation", "s3", "glue", "kms", "iam", "secretsmanager", "stepfunctions", "scheduler", "sns")
 
 
 @dataclass
@@ -36,6 +43,8 @@ class Outcome:
     uploaded: int = 0
     changes: list[Change] = field(default_factory=list)
     missing_secrets: list[str] = field(default_factory=list)
+    state_machine: dict[str, Any] | None = None
+    schedule: str | None = None
 
     def counts(self) -> dict[str, int]:
         """Glue changes by action."""
@@ -56,8 +65,7 @@ def clients(region: str) -> dict[str, Any]:
     s3_style = {"addressing_style": "path"} if os.environ.get("AWS_ENDPOINT_URL") else {}
     config = Config(retries={"max_attempts": 8, "mode": "standard"}, s3=s3_style)
     session = boto3.session.Session(region_name=region)
-    return {name: session.client(name, config=config)
-            for name in ("cloudformation", "s3", "glue", "kms", "iam", "secretsmanager")}
+    return {name: session.client(name, config=config) for name in SERVICES}
 
 
 def key_arn_of(kms: Any, alias: str) -> str:
@@ -69,8 +77,22 @@ def key_arn_of(kms: Any, alias: str) -> str:
     raise RunError(f"the stack made no KMS alias {alias}; check the stack's events")
 
 
-def _plan(target: Target, graph: Graph, env: Environment, current: dict) -> list[Change]:
-    return diff(desired(target, graph, env), current)
+def topic_arn_of(sns: Any, name: str) -> str:
+    """The ARN of the alerts topic the stack made."""
+    for page in sns.get_paginator("list_topics").paginate():
+        for topic in page["Topics"]:
+            if topic["TopicArn"].rsplit(":", 1)[-1] == name:
+                return topic["TopicArn"]
+    raise RunError(f"the stack made no SNS topic {name}; check the stack's events")
+
+
+def _shape(graph: Graph) -> str:
+    """How the graph runs, in one line: specs in sequence, forks in [ | ]."""
+    def show(steps: tuple) -> str:
+        return " → ".join(s if isinstance(s, str) else "[" + " | ".join(show(b) for b in s.branches) + "]"
+                          for s in steps)
+
+    return show(plan_blocks(graph))
 
 
 def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str], None],
@@ -78,36 +100,44 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
            poll_seconds: float = 10) -> Outcome:
     """Deploy ``project`` (or, with ``dry_run``, write the template and print the plan only)."""
     target = target_for(project)
+    schedule = check_for_aws(project, graph)  # refuses before anything is written or called
     path = project.path(template_path or DEFAULT_TEMPLATE)
     template = build_template(target)
     write_template(template, path)
-    outcome = Outcome(path)
+    outcome = Outcome(path, schedule=schedule)
     say(f"template  {path}")
     items = artefacts(target)
     modules = python_modules()
     build = build_digest(items)
+    digests = {a.file_name: a.digest for a in items}
     if dry_run:
         env = Environment(f"arn:aws:kms:{target.config.region}:<account>:key/<from stack {target.config.stack_name}>",
-                          f"arn:aws:iam::<account>:role/{target.job_role_name}", build, modules)
-        outcome.changes = _plan(target, graph, env, {})
+                          f"arn:aws:iam::<account>:role/{target.job_role_name}", build, modules, digests)
+        outcome.changes = diff(desired(target, env), {})
+        outcome.state_machine = definition(graph, settings_for(target, env, "<alerts topic>"))
         say("glue plan (dry run: AWS not called; compared with an account that has none of it):")
         for change in outcome.changes:
             say(f"  {change.line()}")
+        say(f"state machine {target.state_machine_name}: {len(graph.specs)} Glue job runs per pipeline run, "
+            f"at most {target.config.max_concurrent_specs} at once: {_shape(graph)}")
+        say(f"schedule {target.schedule_name}: {schedule or 'none (start runs by hand)'}")
         return outcome
     examples = example_values(target.config)
     if examples:
         raise UsageError(f"deploy settings still hold medallion.yaml's example ids ({', '.join(examples)}); "
                          "export MEDALLION_VPC_ID, MEDALLION_DB_ROUTE_TABLE_IDS, MEDALLION_DB_SUBNET_IDS and "
                          "MEDALLION_DB_SECURITY_GROUP_IDS (docs/deploy.md)")
+    require_hosting_settings(target)  # the dashboards' certificate, domain and subnets (template_hosting.py)
     aws = aws or clients(target.config.region)
     body = json.dumps(template, sort_keys=True, separators=(",", ":"))
     outcome.stack = deploy_stack(aws["cloudformation"], target.config.stack_name, body, say,
                                  poll_seconds=poll_seconds)
     key_arn = key_arn_of(aws["kms"], f"alias/{target.prefix}")
-    role_arn = aws["iam"].get_role(RoleName=target.job_role_name)["Role"]["Arn"]
+    role = lambda name: aws["iam"].get_role(RoleName=name)["Role"]["Arn"]  # noqa: E731
     outcome.uploaded = upload(aws["s3"], target, items, key_arn, say)
     outcome.missing_secrets = ensure_connection_secrets(aws["secretsmanager"], target, key_arn, say)
-    wanted = desired(target, graph, Environment(key_arn, role_arn, build, modules))
+    env = Environment(key_arn, role(target.job_role_name), build, modules, digests)
+    wanted = desired(target, env)
     connection_names = [r.name for r in wanted if r.kind == "connection"]
     current = read_current(aws["glue"], target, connection_names)
     outcome.changes = diff(wanted, current)
@@ -118,4 +148,11 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
     counts = outcome.counts()
     say(f"glue: {counts['create']} created, {counts['update']} updated, {counts['delete']} deleted, "
         f"{counts['unchanged']} unchanged")
+    settings = settings_for(target, env, topic_arn_of(aws["sns"], f"{target.prefix}-alerts"))
+    outcome.state_machine = definition(graph, settings)
+    machine = apply_state_machine(aws["stepfunctions"], target, graph, settings, role(target.state_machine_role_name),
+                                  lambda line: say(f"  {line}"))
+    apply_schedule(aws["scheduler"], target, schedule, machine, role(target.scheduler_role_name),
+                   lambda line: say(f"  {line}"))
+    say(f"pipeline: {len(graph.specs)} Glue job runs per run, in dependency order: {_shape(graph)}")
     return outcome

@@ -1,8 +1,7 @@
 """Read the project's Glue resources and apply a plan to them through the Glue API.
 
 Updates use the Glue update calls where the endpoint has them; an endpoint without them
-(moto implements no update_job/update_trigger/update_connection) gets delete-then-create, and so
-does a trigger whose type changed (Glue cannot change a trigger's type in place).
+(moto implements no update_job/update_connection) gets delete-then-create.
 """
 
 from __future__ import annotations
@@ -32,26 +31,17 @@ def _get(call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> dict[s
 
 
 def read_current(glue: Any, target: Target, connection_names: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
-    """What exists now: the named resources, plus every trigger of the project's workflow."""
+    """What exists now: the named resources."""
     current: dict[tuple[str, str], dict[str, Any]] = {}
     found = {
         ("security configuration", target.security_configuration):
             _get(glue.get_security_configuration, "SecurityConfiguration", Name=target.security_configuration),
         ("job", target.job_name): _get(glue.get_job, "Job", JobName=target.job_name),
-        ("workflow", target.workflow_name): _get(glue.get_workflow, "Workflow", Name=target.workflow_name),
     }
     for name in connection_names:
         found[("connection", name)] = _get(glue.get_connection, "Connection", Name=name, HidePassword=True)
     current.update({k: v for k, v in found.items() if v is not None})
-    token = None
-    while True:
-        page = glue.get_triggers(**({"NextToken": token} if token else {}))
-        for trig in page.get("Triggers", []):
-            if trig.get("WorkflowName") == target.workflow_name:
-                current[("trigger", trig["Name"])] = trig
-        token = page.get("NextToken")
-        if not token:
-            return current
+    return current
 
 
 def _not_implemented(exc: BaseException) -> bool:
@@ -70,12 +60,8 @@ def _create(glue: Any, res: Resource) -> None:
         glue.create_security_configuration(**body)
     elif res.kind == "connection":
         glue.create_connection(ConnectionInput=body)
-    elif res.kind == "job":
-        glue.create_job(**body)
-    elif res.kind == "workflow":
-        glue.create_workflow(**body)
     else:
-        glue.create_trigger(**body, StartOnCreation=body["Type"] != "ON_DEMAND")
+        glue.create_job(**body)
 
 
 def _delete(glue: Any, kind: str, name: str) -> None:
@@ -96,18 +82,11 @@ def _update_in_place(glue: Any, res: Resource, current: dict[str, Any] | None) -
     body = {k: v for k, v in res.body.items() if k != "Name"}
     if res.kind == "security configuration":
         return False  # immutable in Glue
-    if res.kind == "trigger" and current is not None and current.get("Type") != res.body["Type"]:
-        return False
     try:
         if res.kind == "connection":
             glue.update_connection(Name=res.name, ConnectionInput=res.body)
-        elif res.kind == "job":
-            glue.update_job(JobName=res.name, JobUpdate=body)
-        elif res.kind == "workflow":
-            glue.update_workflow(**res.body)
         else:
-            update = {k: v for k, v in body.items() if k not in ("Type", "WorkflowName")}
-            glue.update_trigger(Name=res.name, TriggerUpdate={"Name": res.name, **update})
+            glue.update_job(JobName=res.name, JobUpdate=body)
     except Exception as exc:  # noqa: BLE001 - only "not implemented" falls back
         if _not_implemented(exc):
             return False

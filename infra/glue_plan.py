@@ -1,9 +1,10 @@
 """The Glue resources a project needs, and what must change to get there from what exists.
 
-Pure data: ``desired`` derives the security configuration, connections, the one job, the
-workflow and its triggers from the specs; ``diff`` compares them with the current state read
-from the Glue API (or with nothing, for ``--dry-run``) and says create / update / delete /
-unchanged for each. Keeping this free of boto3 makes the plan testable and printable.
+Pure data: ``desired`` derives the security configuration, connections and the ONE job from
+the project; ``diff`` compares them with the current state read from the Glue API (or with
+nothing, for ``--dry-run``) and says create / update / unchanged for each. The order of the
+specs is not Glue's business any more: the state machine (``orchestration.py``) starts one job
+run per spec. Keeping this free of boto3 makes the plan testable and printable.
 """
 
 from __future__ import annotations
@@ -13,19 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.target import Target
-from infra.workflow import workflow_triggers
-from engine.plan.graph import Graph
 
 GLUE_VERSION = "5.1"  # Spark 3.5, Python 3.11: the runtime the engine is tested against
-KINDS = ("security configuration", "connection", "job", "workflow", "trigger")
+KINDS = ("security configuration", "connection", "job")
 # fields compared with what the Glue API returns (it omits some of what it accepts)
 _COMPARED = {
     "security configuration": ("EncryptionConfiguration",),
     "connection": ("Description", "ConnectionProperties", "PhysicalConnectionRequirements"),
     "job": ("Description", "Role", "ExecutionProperty", "Command", "DefaultArguments", "Connections",
             "MaxRetries", "Timeout", "WorkerType", "NumberOfWorkers", "SecurityConfiguration", "GlueVersion"),
-    "workflow": ("Description", "MaxConcurrentRuns"),
-    "trigger": ("WorkflowName", "Type", "Schedule", "Description", "Actions", "Predicate"),
 }
 
 
@@ -49,12 +46,9 @@ class Change:
     resource: Resource | None = None
 
     def line(self) -> str:
-        """One plan line, e.g. ``update  trigger  medallion-start  (Schedule)``."""
+        """One plan line, e.g. ``update  job  medallion  (DefaultArguments)``."""
         why = f"  ({', '.join(self.fields)})" if self.fields else ""
-        what = ""
-        if self.kind == "trigger" and self.resource is not None and self.action != "unchanged":
-            what = f"  — {self.resource.body.get('Description', '')}"
-        return f"{self.action:<9} {self.kind:<22} {self.name}{why}{what}"
+        return f"{self.action:<9} {self.kind:<22} {self.name}{why}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +59,7 @@ class Environment:
     role_arn: str
     build: str = ""  # digest of the uploaded engine and specs; a new build updates the job
     python_modules: str = ""
+    digests: dict[str, str] = field(default_factory=dict)  # artefact file name -> SHA-256 (its key)
 
 
 def _encryption(key_arn: str) -> dict[str, Any]:
@@ -92,13 +87,25 @@ def _connections(target: Target) -> list[Resource]:
         "PhysicalConnectionRequirements": network}) for kind, description, url, secret in out]
 
 
+def build_arguments(target: Target, env: Environment) -> dict[str, str]:
+    """The arguments that name one build (content-addressed artefacts).
+
+    The state machine passes them on every job run, so switching builds is the one state
+    machine update at the end of a deploy; until then the previous build keeps running.
+    """
+    args = {"--project-archive": target.artefact_uri("project.zip", env.digests.get("project.zip", "")),
+            "--extra-py-files": target.artefact_uri(wheel_name(), env.digests.get(wheel_name(), ""))}
+    if env.build:
+        args["--medallion-build"] = env.build
+    return args
+
+
 def job_arguments(target: Target, env: Environment) -> dict[str, str]:
     """The job's default arguments: where the engine and specs are, which profile, logging."""
     args = {
         "--job-language": "python",
         "--profile": target.project.profile_name,
-        "--project-archive": target.artefact_uri("project.zip"),
-        "--extra-py-files": target.artefact_uri(wheel_name()),
+        **build_arguments(target, env),
         "--TempDir": f"s3://{target.bucket('artefacts')}/{target.prefix}/tmp/",
         "--enable-continuous-cloudwatch-log": "true",
         "--enable-metrics": "true",
@@ -110,8 +117,6 @@ def job_arguments(target: Target, env: Environment) -> dict[str, str]:
         args["--additional-python-modules"] = env.python_modules
     if target.config.job_vars:
         args["--vars"] = json.dumps(target.config.job_vars, sort_keys=True)
-    if env.build:
-        args["--medallion-build"] = env.build
     return args
 
 
@@ -122,7 +127,7 @@ def wheel_name() -> str:
     return f"medallion-{version('medallion')}-py3-none-any.whl"
 
 
-def desired(target: Target, graph: Graph, env: Environment) -> list[Resource]:
+def desired(target: Target, env: Environment) -> list[Resource]:
     """Every Glue resource the project needs, in the order they must be created."""
     cfg = target.config
     connections = _connections(target)
@@ -133,31 +138,17 @@ def desired(target: Target, graph: Graph, env: Environment) -> list[Resource]:
         "Name": target.job_name,
         "Description": "Runs one medallion spec per run: --spec <layer.name>",
         "Role": env.role_arn,
-        "ExecutionProperty": {"MaxConcurrentRuns": max(len(graph.specs), 1)},
-        "Command": {"Name": "glueetl", "ScriptLocation": target.artefact_uri("glue_job.py"), "PythonVersion": "3"},
+        # how many specs run at once; the state machine retries a start over the bound
+        "ExecutionProperty": {"MaxConcurrentRuns": cfg.max_concurrent_specs},
+        "Command": {"Name": "glueetl", "ScriptLocation": target.artefact_uri("glue_job.py",
+                                                                             env.digests.get("glue_job.py", "")),
+                    "PythonVersion": "3"},
         "DefaultArguments": job_arguments(target, env),
         "Connections": {"Connections": [c.name for c in connections]},
-        "MaxRetries": cfg.max_retries, "Timeout": cfg.timeout_minutes,
+        # Glue's own retries have no backoff and cannot tell a terminal error: the state machine retries
+        "MaxRetries": 0, "Timeout": cfg.timeout_minutes,
         "WorkerType": cfg.worker_type, "NumberOfWorkers": cfg.workers,
         "SecurityConfiguration": target.security_configuration, "GlueVersion": GLUE_VERSION}))
-    out.append(Resource("workflow", target.workflow_name, {
-        "Name": target.workflow_name, "MaxConcurrentRuns": 1,
-        "Description": f"{target.project.name}: every spec once per run, in dependency order"}))
-    for trig in workflow_triggers(graph, target.prefix):
-        body: dict[str, Any] = {
-            "Name": trig.name, "WorkflowName": target.workflow_name, "Type": trig.kind,
-            "Actions": [{"JobName": target.job_name, "Arguments": {"--spec": s}} for s in trig.specs]}
-        if trig.kind == "CONDITIONAL":
-            body["Description"] = f"runs {trig.specs[0]} after {', '.join(trig.after)} succeeded"
-            # One job runs every spec, so a condition can only name that job; the entry point
-            # waits for the named upstream specs of the same workflow run (glue_entry.py).
-            body["Predicate"] = {"Logical": "AND", "Conditions": [
-                {"LogicalOperator": "EQUALS", "JobName": target.job_name, "State": "SUCCEEDED"}]}
-        else:
-            body["Description"] = f"starts {', '.join(trig.specs)}" + (f" on {trig.schedule}" if trig.schedule else "")
-        if trig.schedule:
-            body["Schedule"] = trig.schedule
-        out.append(Resource("trigger", trig.name, body))
     return out
 
 
@@ -168,11 +159,9 @@ def _differs(kind: str, want: dict[str, Any], have: dict[str, Any]) -> list[str]
 def diff(wanted: list[Resource], current: dict[tuple[str, str], dict[str, Any]]) -> list[Change]:
     """Changes from ``current`` ((kind, name) -> what Glue returns) to ``wanted``.
 
-    Triggers that exist in the workflow but no spec needs any more are deleted; other kinds
-    are never deleted (a removed connection setting leaves the connection for a person to drop).
+    Nothing is deleted (a removed connection setting leaves the connection for a person to drop).
     """
     changes: list[Change] = []
-    wanted_keys = {(r.kind, r.name) for r in wanted}
     for res in wanted:
         have = current.get((res.kind, res.name))
         if have is None:
@@ -180,7 +169,4 @@ def diff(wanted: list[Resource], current: dict[tuple[str, str], dict[str, Any]])
         else:
             fields = _differs(res.kind, res.body, have)
             changes.append(Change("update" if fields else "unchanged", res.kind, res.name, fields, res))
-    for kind, name in sorted(current):
-        if kind == "trigger" and (kind, name) not in wanted_keys:
-            changes.append(Change("delete", kind, name))
     return changes

@@ -29,7 +29,7 @@ class Target:
 
     @property
     def prefix(self) -> str:
-        """Prefix of the job, workflow, triggers, roles and secrets."""
+        """Prefix of the job, state machine, schedule, roles and secrets."""
         return self.config.name
 
     def bucket(self, kind: str) -> str:
@@ -48,9 +48,29 @@ class Target:
         return f"{self.prefix}-glue-job"
 
     @property
-    def workflow_name(self) -> str:
-        """The Glue workflow chaining the spec runs."""
+    def state_machine_name(self) -> str:
+        """The Step Functions state machine that runs the spec graph (one Glue job run per spec)."""
         return self.prefix
+
+    @property
+    def schedule_name(self) -> str:
+        """The EventBridge Scheduler schedule that starts the state machine."""
+        return f"{self.prefix}-pipeline"
+
+    @property
+    def state_machine_role_name(self) -> str:
+        """The role the state machine runs as (created by the platform stack)."""
+        return f"{self.prefix}-orchestration"
+
+    @property
+    def scheduler_role_name(self) -> str:
+        """The role EventBridge Scheduler starts executions with (created by the platform stack)."""
+        return f"{self.prefix}-scheduler"
+
+    @property
+    def runs_prefix(self) -> str:
+        """Key prefix of the S3 run store (``<lake prefix>/_runs``): spec records, outcomes, pipelines."""
+        return "/".join(p for p in (self.lake.prefix.strip("/"), "_runs") if p)
 
     @property
     def security_configuration(self) -> str:
@@ -70,9 +90,13 @@ class Target:
         """Key prefix of the uploaded wheel, project archive and job script."""
         return f"{self.prefix}/artefacts"
 
-    def artefact_uri(self, file_name: str) -> str:
-        """``s3://`` address of one uploaded artefact."""
-        return f"s3://{self.bucket('artefacts')}/{self.artefact_prefix}/{file_name}"
+    def artefact_key(self, file_name: str, digest: str) -> str:
+        """Content-addressed key of one artefact: a new build never overwrites what runs now."""
+        return f"{self.artefact_prefix}/{digest[:16]}/{file_name}"
+
+    def artefact_uri(self, file_name: str, digest: str) -> str:
+        """``s3://`` address of one uploaded artefact (content-addressed)."""
+        return f"s3://{self.bucket('artefacts')}/{self.artefact_key(file_name, digest)}"
 
     @property
     def warehouse(self) -> RedshiftWarehouse | None:

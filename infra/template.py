@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from infra.target import Target
+from infra.template_controls import apply_controls
+from infra.template_hosting import hosting_part
 from infra.template_iam import KEY_ARN, job_role, redshift_role, sub
+from infra.template_network import endpoints_part
+from infra.template_orchestration import orchestration_part
+from infra.template_rds import rds_part
+from infra.template_rotation import rotation_part
 
 BUCKETS = {"raw": "RawBucket", "lake": "LakeBucket", "artefacts": "ArtefactsBucket", "logs": "LogsBucket"}
-FAILED_STATES = ["FAILED", "TIMEOUT", "STOPPED"]
+ABORTED_STATES = ["TIMED_OUT", "ABORTED"]
 
 
 def _key(target: Target) -> dict[str, Any]:
@@ -113,30 +119,34 @@ def _redshift(target: Target) -> dict[str, Any]:
 
 
 def _alerts(target: Target) -> dict[str, Any]:
+    """The alerts topic. The state machine publishes ONE message per failed pipeline run (naming
+    the failed spec, its error and the reload command); the rule below is the backstop for runs
+    that never reach that state (timed out or stopped by hand)."""
     topic: dict[str, Any] = {"TopicName": f"{target.prefix}-alerts", "KmsMasterKeyId": {"Ref": "DataKey"}}
     if target.config.alarm_email:
         topic["Subscription"] = [{"Protocol": "email", "Endpoint": target.config.alarm_email}]
+    machine = sub(f"arn:aws:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{target.state_machine_name}")
     return {
         "AlertsTopic": {"Type": "AWS::SNS::Topic", "Properties": topic},
         "AlertsTopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {
             "Topics": [{"Ref": "AlertsTopic"}],
             "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Sid": "FailedJobRunsFromEventBridge", "Effect": "Allow",
+                "Sid": "AbortedPipelineRunsFromEventBridge", "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"}, "Action": "sns:Publish",
                 "Resource": {"Ref": "AlertsTopic"},
-                "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["JobFailureRule", "Arn"]}}}}]}}},
-        "JobFailureRule": {"Type": "AWS::Events::Rule", "Properties": {
-            "Name": f"{target.prefix}-job-failed",
-            "Description": "A spec's Glue job run failed, timed out or was stopped",
+                "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["PipelineAbortedRule", "Arn"]}}}}]}}},
+        "PipelineAbortedRule": {"Type": "AWS::Events::Rule", "Properties": {
+            "Name": f"{target.prefix}-pipeline-aborted",
+            "Description": "A pipeline run timed out or was stopped before it could send its own alert",
             "State": "ENABLED",
-            "EventPattern": {"source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
-                             "detail": {"jobName": [target.job_name], "state": FAILED_STATES}},
+            "EventPattern": {"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+                             "detail": {"stateMachineArn": [machine], "status": ABORTED_STATES}},
             "Targets": [{"Id": "alerts-topic", "Arn": {"Ref": "AlertsTopic"}}]}},
     }
 
 
-def build_template(target: Target) -> dict[str, Any]:
-    """The platform stack for ``target``; deterministic, so an unchanged project changes nothing."""
+def _platform(target: Target) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The core platform: key, buckets, roles, endpoint, secrets, Redshift, alerts topic."""
     cfg = target.config
     resources: dict[str, Any] = {"DataKey": _key(target), "DataKeyAlias": {
         "Type": "AWS::KMS::Alias",
@@ -158,16 +168,39 @@ def build_template(target: Target) -> dict[str, Any]:
         "JobRoleArn": {"Description": "role of the Glue job", "Value": {"Fn::GetAtt": ["JobRole", "Arn"]}},
         "RedshiftRoleArn": {"Description": "role Redshift COPYs with",
                             "Value": {"Fn::GetAtt": ["RedshiftRole", "Arn"]}},
-        "AlertsTopicArn": {"Description": "failed job runs are sent here", "Value": {"Ref": "AlertsTopic"}},
+        "AlertsTopicArn": {"Description": "failed pipeline runs are sent here", "Value": {"Ref": "AlertsTopic"}},
         **{logical: {"Description": f"the {kind} bucket", "Value": {"Ref": logical}}
            for kind, logical in BUCKETS.items()},
     }
-    return {
+    return resources, outputs
+
+
+# Each part adds resources and outputs to the one stack. Another module plugs in by appending
+# its ``part(target) -> (resources, outputs)`` here (one import, one entry); logical ids must
+# not collide (build_template refuses duplicates). The controls pass runs over the whole result.
+Part = Callable[[Target], tuple[dict[str, Any], dict[str, Any]]]
+PARTS: list[Part] = [_platform, orchestration_part, rotation_part, rds_part, endpoints_part, hosting_part]
+
+
+def build_template(target: Target) -> dict[str, Any]:
+    """The platform stack for ``target``; deterministic, so an unchanged project changes nothing."""
+    resources: dict[str, Any] = {}
+    outputs: dict[str, Any] = {}
+    for part in PARTS:
+        more, more_outputs = part(target)
+        clash = (set(more) & set(resources)) | (set(more_outputs) & set(outputs))
+        if clash:
+            raise ValueError(f"template parts define {', '.join(sorted(clash))} twice")
+        resources.update(more)
+        outputs.update(more_outputs)
+    template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"{target.project.name}: medallion platform (encrypted lake, Glue role, Redshift, alerts)",
         "Resources": resources,
         "Outputs": outputs,
     }
+    apply_controls(template, target)
+    return template
 
 
 def template_body(template: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """``medallion sample``: generate the synthetic raw files, or report a folder's profile.
 
 Why a plugin: the engine knows nothing about restaurants, so this command is contributed through
-the ``medallion.commands`` entry point (``sample = "sample_data.cli:register"``). ``--profile``
+the project's ``commands:`` in medallion.yaml (``sample_data.cli:register``). ``--profile``
 and ``--var`` are accepted, as by every medallion command, and ignored for now.
 """
 

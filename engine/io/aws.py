@@ -24,8 +24,8 @@ TRANSIENT_CODES = frozenset({
     "RequestTimeoutException", "InternalError", "InternalFailure", "InternalServiceError",
     "ServiceUnavailable", "ServiceUnavailableException",
 })
-CONDITION_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
-MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound", "ResourceNotFoundException"})
+CONDITION_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "AlreadyExistsException"})
+MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound", "ResourceNotFoundException", "EntityNotFoundException"})
 
 
 def error_code(exc: BaseException) -> str:

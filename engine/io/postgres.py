@@ -3,6 +3,8 @@
 Publishing a table is one transaction: create a staging table, COPY the committed Parquet
 version into it, check the row count, drop the old table and rename the staging one, record
 the published version. A failure rolls all of it back, so readers keep the previous table.
+PostgreSQL (RDS included) cannot read Parquet from S3 itself, so the rows are streamed from the
+version's files, local or on S3 (read with boto3, partition columns put back).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pyarrow.dataset as ds
+from collections.abc import Sequence
 
-from engine.errors import TerminalError, TransientError, UsageError
+from engine.errors import QueryFailed, TerminalError, TransientError, UsageError
 from engine.io.lake import TableVersion
 from engine.io.sqltypes import published_layers, quote, sql_type
+from engine.io.versionfiles import data_files, iter_rows
 from engine.spec.secrets import SecretProvider, resolve_secrets
 
 META_SCHEMA = "medallion"
@@ -43,22 +46,33 @@ def open_connection(config: Any, secrets: SecretProvider | None, connect: Callab
                              f"{str(exc).strip().splitlines()[0]}") from None
 
 
-def iter_rows(table: TableVersion, batch_size: int = 50_000):
-    """Rows of a committed version in its column order (partition columns included)."""
-    dataset = ds.dataset(table.path, format="parquet", partitioning="hive" if table.partition_by else None)
-    names = [c["name"] for c in table.columns]
-    for batch in dataset.to_batches(columns=names, batch_size=batch_size):
-        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-        yield from zip(*columns)
-
-
 class PostgresWarehouse:
     """Silver, gold and quarantine tables as real PostgreSQL tables named <layer>.<name>."""
 
-    def __init__(self, config: Any, secrets: SecretProvider | None, connect: Callable[..., Any] | None = None):
+    dialect = "postgres"
+
+    def __init__(self, config: Any, secrets: SecretProvider | None, connect: Callable[..., Any] | None = None,
+                 s3: Any = None):
         self.config = config
         self.secrets = secrets
         self.connect = connect
+        self.s3 = s3  # for versions on S3; boto3's default client when None
+
+    @classmethod
+    def from_config(cls, config: Any, setup: Any) -> "PostgresWarehouse":
+        return cls(config, setup.secrets)
+
+    def describe(self) -> str:
+        return f"PostgreSQL {self.config.host}:{self.config.port}/{self.config.database}"
+
+    def open(self) -> Any:
+        """A connection as the configured user (the dashboards use it for bound parameters)."""
+        return open_connection(self.config, self.secrets, self.connect)
+
+    def published(self) -> dict[str, int]:
+        """The version each published table shows now."""
+        with self.open() as conn:
+            return self._published(conn)
 
     def _published(self, conn: Any) -> dict[str, int]:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
@@ -77,9 +91,33 @@ class PostgresWarehouse:
             published = self._published(conn)
             for table in todo:
                 if published.get(table.table) != table.version:
+                    data_files(table, self.s3)  # a version whose files are gone fails here, by name
                     self.publish(conn, table)
                     done.append(table.table)
+            if self.config.reader is not None:
+                self.grant_reader(conn, bool(done))
         return done
+
+    def grant_reader(self, conn: Any, published: bool) -> None:
+        """Create the dashboards' read-only login when missing; re-grant after a publish."""
+        from engine.io.readonly import exists_sql, reader_password, reader_sql
+
+        user = self.config.reader.user
+        exists = bool(conn.execute(exists_sql("postgres"), (user,)).fetchall())
+        if exists and not published:
+            return
+        password = reader_password(self.config.reader.password, self.secrets)
+        with conn.transaction():
+            for sql in reader_sql(user, password, exists, "postgres"):
+                conn.execute(sql)
+
+    def reader(self) -> "PostgresWarehouse":
+        """The same warehouse as the dashboards' read-only login (the ETL login without one)."""
+        if self.config.reader is None:
+            return self
+        from engine.io.readonly import as_reader
+
+        return PostgresWarehouse(as_reader(self.config), self.secrets, self.connect, self.s3)
 
     def publish(self, conn: Any, table: TableVersion) -> None:
         """Replace ``table`` in one transaction (staging + COPY + count check + swap)."""
@@ -96,7 +134,7 @@ class PostgresWarehouse:
                 conn.execute(f"DROP TABLE IF EXISTS {quote(layer)}.{quote(staging)}")
                 conn.execute(f"CREATE TABLE {quote(layer)}.{quote(staging)} ({columns})")
                 with conn.cursor().copy(f"COPY {quote(layer)}.{quote(staging)} ({names}) FROM STDIN") as copy:
-                    for row in iter_rows(table):
+                    for row in iter_rows(table, self.s3):
                         copy.write_row(row)
                 (count,) = conn.execute(f"SELECT count(*) FROM {quote(layer)}.{quote(staging)}").fetchone()
                 if count != table.rows:
@@ -112,14 +150,21 @@ class PostgresWarehouse:
         except psycopg.Error as exc:
             raise TerminalError(f"publishing {table.table}: {str(exc).strip().splitlines()[0]}") from None
 
-    def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Run one statement; returns column names and rows."""
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one statement (``%s`` placeholders bound to ``params``); never commits."""
         import psycopg
 
-        with open_connection(self.config, self.secrets, self.connect) as conn:
+        with self.open() as conn:
             try:
-                cursor = conn.execute(sql)
+                cursor = conn.execute(sql, tuple(params) if params is not None else None)
+                columns = [d.name for d in cursor.description or []]
+                return columns, cursor.fetchall() if cursor.description else []
+            except psycopg.OperationalError as exc:
+                raise TransientError(f"PostgreSQL: {str(exc).strip().splitlines()[0]}") from None
             except psycopg.Error as exc:
-                raise UsageError(f"query failed: {str(exc).strip().splitlines()[0]}") from None
-            columns = [d.name for d in cursor.description or []]
-            return columns, cursor.fetchall() if cursor.description else []
+                raise QueryFailed(f"query failed: {str(exc).strip().splitlines()[0]}") from None
+            finally:
+                try:
+                    conn.rollback()  # read-only use: nothing a statement did is kept
+                except psycopg.Error:
+                    pass

@@ -14,11 +14,15 @@ Why this shape:
   PostgreSQL adapter's), so re-running a publish with nothing new costs one query.
 - **COPY maps Parquet columns by position** and reads every object under the prefix, so only
   ``*.parquet`` data files are staged (no ``_SUCCESS``, ``.crc`` or manifest files).
-- **Partitioned tables**: hive-partitioned files lack their partition columns, so each such
-  file is rewritten on staging with the partition values added as typed columns, in the
-  table's column order (timestamps as microseconds). Unpartitioned files are uploaded
-  byte for byte, so Spark's own encodings of decimals, dates, timestamps and booleans reach
-  COPY unchanged.
+- **A lake on S3 is never downloaded**: COPY reads the committed version's own objects through
+  a manifest (``MANIFEST``, with each object's ``content_length`` as Parquet needs) written to
+  the staging prefix, so the rows go from the lake to Redshift without passing through the
+  job's machine and nothing is copied. Hive-partitioned files lack their partition columns:
+  each partition is COPYed into a temporary table of the file's columns and inserted into the
+  staging table with the partition values as typed literals, all in the one transaction.
+- **A local lake** (a laptop publishing to Redshift) is uploaded to the staging prefix:
+  unpartitioned files byte for byte (Spark's encodings reach COPY unchanged), partitioned
+  files rewritten with their partition columns in table order (timestamps as microseconds).
 - **Secrets**: the password is resolved only inside :meth:`RedshiftWarehouse._connect` and
   scrubbed from any error message; TLS is always on (``require`` is served as ``verify-ca``,
   since redshift-connector ignores modes it does not know and would send plaintext).
@@ -26,108 +30,25 @@ Why this shape:
 
 from __future__ import annotations
 
-import re
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
-from engine.errors import MedallionError, TerminalError, TransientError, UsageError
+from engine.errors import MedallionError, QueryFailed, TerminalError, TransientError
 from engine.io.lake import TableVersion
-from engine.io.sqltypes import published_layers, quote, sql_type
+from engine.io.redshift_sql import (META_SCHEMA, META_TABLE, CopySource, copy_sql, create_table_sql,  # noqa: F401
+                                    manifest_body, metadata_sql, publish_sql)
+from engine.io.sqltypes import published_layers
+from engine.io.versionfiles import DataFile, data_files, is_s3, read_file
 from engine.spec.models import WarehouseHints
 from engine.spec.project import RedshiftWarehouse as RedshiftConfig
 from engine.spec.secrets import SecretProvider, resolve_secrets
 
-META_SCHEMA = "medallion"
-META_TABLE = f"{quote(META_SCHEMA)}.{quote('published')}"
-HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
-ENCODINGS = {"raw", "az64", "bytedict", "delta", "delta32k", "lzo", "mostly8", "mostly16", "mostly32",
-             "runlength", "text255", "text32k", "zstd"}
 _TRANSIENT_SQLSTATE = ("08", "53", "57P", "40001", "40P01", "55P03")
 _TRANSIENT_AWS = ("SlowDown", "Throttl", "RequestTimeout", "InternalError", "ServiceUnavailable",
                   "RequestLimitExceeded", "503", "500")
-
-
-def literal(text: str) -> str:
-    """A single-quoted SQL string literal (statements carry no bind parameters: see module doc)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def create_table_sql(schema: str, name: str, columns: list[dict[str, str]],
-                     hints: WarehouseHints | None = None) -> str:
-    """``CREATE TABLE`` with Redshift types, per-column ENCODE and DISTSTYLE/DISTKEY/SORTKEY.
-
-    Hints name columns and encodings that go into SQL unquoted, so both are checked here:
-    a typo fails the publish with a clear message instead of a Redshift syntax error.
-    """
-    hints = hints or WarehouseHints()
-    names = [c["name"] for c in columns]
-    for role, col in [("distkey", hints.distkey), *(("sortkey", c) for c in hints.sortkey),
-                      *(("encode", c) for c in hints.encode)]:
-        if col is not None and col not in names:
-            raise TerminalError(f"{schema}.{name}: warehouse.{role} '{col}' is not a column "
-                                f"(columns: {', '.join(names)})")
-    for col, encoding in hints.encode.items():
-        if encoding.lower() not in ENCODINGS:
-            raise TerminalError(f"{schema}.{name}: warehouse.encode {col}: unknown encoding '{encoding}' "
-                                f"(known: {', '.join(sorted(ENCODINGS))})")
-    parts = []
-    for c in columns:
-        encoding = hints.encode.get(c["name"])
-        parts.append(f"{quote(c['name'])} {sql_type(c['type'], 'redshift')}"
-                     + (f" ENCODE {encoding.upper()}" if encoding else ""))
-    sql = f"CREATE TABLE {quote(schema)}.{quote(name)} ({', '.join(parts)})"
-    if hints.distkey:
-        sql += f" DISTSTYLE KEY DISTKEY ({quote(hints.distkey)})"
-    elif hints.diststyle != "auto":
-        sql += f" DISTSTYLE {hints.diststyle.upper()}"
-    if hints.sortkey:
-        sql += f" SORTKEY ({', '.join(quote(c) for c in hints.sortkey)})"
-    return sql
-
-
-def copy_sql(staging_table: str, s3_uri: str, iam_role: str) -> str:
-    """``COPY`` of every Parquet object under ``s3_uri`` into ``staging_table`` (already quoted).
-
-    No REGION clause: Redshift rejects it for Parquet (the staging bucket must be in the
-    cluster's region).
-    """
-    return f"COPY {staging_table} FROM {literal(s3_uri)} IAM_ROLE {literal(iam_role)} FORMAT AS PARQUET"
-
-
-def metadata_sql() -> list[str]:
-    """Statements that create the published-versions table when missing."""
-    return [f"CREATE SCHEMA IF NOT EXISTS {quote(META_SCHEMA)}",
-            f"CREATE TABLE IF NOT EXISTS {META_TABLE} (table_name VARCHAR(256) NOT NULL, version BIGINT NOT NULL, "
-            "rows BIGINT NOT NULL, published_at TIMESTAMP NOT NULL, PRIMARY KEY (table_name))"]
-
-
-def publish_sql(table: TableVersion, s3_uri: str, iam_role: str,
-                hints: WarehouseHints | None = None) -> tuple[list[str], list[str]]:
-    """The statements of one publish, split around the row-count check.
-
-    Returns ``(load, swap)``: ``load`` ends with ``SELECT COUNT(*)`` of the staging table, whose
-    result must equal ``table.rows`` before ``swap`` runs; both run in one transaction. An
-    empty version has no COPY (an empty prefix would make COPY fail).
-    """
-    layer, name = table.table.split(".", 1)
-    staging = f"{name}__v{table.version}"
-    staged, target = f"{quote(layer)}.{quote(staging)}", f"{quote(layer)}.{quote(name)}"
-    load = [f"CREATE SCHEMA IF NOT EXISTS {quote(layer)}",
-            f"DROP TABLE IF EXISTS {staged}",
-            create_table_sql(layer, staging, table.columns, hints)]
-    if table.rows:
-        load.append(copy_sql(staged, s3_uri, iam_role))
-    load.append(f"SELECT COUNT(*) FROM {staged}")
-    swap = [f"DROP TABLE IF EXISTS {target}",
-            f"ALTER TABLE {staged} RENAME TO {quote(name)}",
-            f"DELETE FROM {META_TABLE} WHERE table_name = {literal(table.table)}",
-            f"INSERT INTO {META_TABLE} (table_name, version, rows, published_at) "
-            f"VALUES ({literal(table.table)}, {int(table.version)}, {int(table.rows)}, GETDATE())"]
-    return load, swap
 
 
 def classify(exc: BaseException, doing: str, secret: str | None = None) -> MedallionError:
@@ -170,55 +91,31 @@ def classify(exc: BaseException, doing: str, secret: str | None = None) -> Medal
     return TransientError(message) if transient else TerminalError(message)
 
 
-def _arrow_type(spark_type: str) -> Any:
-    import pyarrow as pa
-
-    decimal = re.match(r"^decimal\((\d+),\s*(\d+)\)$", spark_type)
-    if decimal:
-        return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
-    return {"boolean": pa.bool_(), "tinyint": pa.int8(), "smallint": pa.int16(), "int": pa.int32(),
-            "bigint": pa.int64(), "float": pa.float32(), "double": pa.float64(), "date": pa.date32(),
-            "timestamp": pa.timestamp("us"), "timestamp_ntz": pa.timestamp("us")}.get(spark_type, pa.string())
-
-
-def flatten_partition_file(path: Path, root: Path, table: TableVersion, out: Path) -> Path:
-    """Rewrite one hive-partitioned part file with its partition columns, in table order."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    values = dict(seg.split("=", 1) for seg in path.relative_to(root).parent.parts if "=" in seg)
-    data = pq.ParquetFile(path).read()
-    arrays = []
-    for col in table.columns:
-        if col["name"] in table.partition_by:
-            if col["name"] not in values:
-                raise TerminalError(f"{table.table}: {path} is not under a '{col['name']}=' folder")
-            raw = values[col["name"]]
-            value = None if raw == HIVE_NULL else unquote(raw)
-            try:
-                arrays.append(pa.array([value] * data.num_rows, pa.string()).cast(_arrow_type(col["type"])))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise TerminalError(f"{table.table}: partition value {col['name']}={raw!r} is not a "
-                                    f"{col['type']}: {exc}") from None
-        else:
-            arrays.append(data.column(col["name"]))
-    target = out / f"{uuid.uuid4().hex}.parquet"
-    pq.write_table(pa.table(arrays, names=[c["name"] for c in table.columns]), target, coerce_timestamps="us")
-    return target
-
-
 class RedshiftWarehouse:
     """Silver, gold and quarantine tables as Redshift tables named ``<layer>.<name>``."""
 
     def __init__(self, config: RedshiftConfig, secrets: SecretProvider,
                  connect: Callable[..., Any] | None = None, s3_client: Callable[[], Any] | None = None,
-                 kms_key: str | None = None):
+                 kms_key: str | None = None, lake_s3: Any = None):
         self.config = config
         self.secrets = secrets
         self._connect_factory = connect
         self._s3_factory = s3_client
         self._s3: Any = None
         self.kms_key = kms_key
+
+    dialect = "redshift"
+
+    @classmethod
+    def from_config(cls, config: RedshiftConfig, setup: Any) -> "RedshiftWarehouse":
+        return cls(config, setup.secrets, kms_key=setup.lake_kms_key)
+
+    def describe(self) -> str:
+        return f"Redshift {self.config.host}:{self.config.port}/{self.config.database}"
+
+    def open(self) -> Any:
+        """A DB-API connection (the dashboards' bound-parameter queries use it)."""
+        return self.connect()
 
     @property
     def s3(self) -> Any:
@@ -257,39 +154,81 @@ class RedshiftWarehouse:
         base = self.config.staging_prefix.strip("/")
         return f"{base}/{layer}/{name}/v{table.version:06d}/".lstrip("/")
 
-    def stage(self, table: TableVersion) -> str:
-        """Upload the version's Parquet data files under its staging prefix; return the S3 URI.
+    def stage(self, table: TableVersion) -> list[CopySource]:
+        """What COPY reads for ``table``'s committed version (see the module doc).
 
-        Idempotent: a version folder is immutable, so an object already there with the same
-        size is that file and is skipped; objects that are not part of the version are
-        deleted, because COPY loads everything under the prefix. Objects are KMS-encrypted.
+        A version on S3 gets manifests naming its own objects; a local version is uploaded.
+        Either way the staging prefix ends up holding exactly what this version needs (objects
+        left there by an earlier attempt are removed: COPY of a prefix loads everything in it).
         """
-        bucket, prefix, root = self.config.staging_bucket, self.stage_prefix(table), Path(table.path)
-        files = sorted(p for p in root.rglob("*.parquet") if p.is_file() and not any(
-            part.startswith(".") or (part.startswith("_") and "=" not in part)  # Spark's hidden paths
-            for part in p.relative_to(root).parts))
-        if table.rows and not files:
-            raise TerminalError(f"{table.table} v{table.version}: {root} holds no Parquet data files to stage")
-        extra = {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": self.kms_key} if self.kms_key else {})}
+        files = data_files(table, self.s3 if is_s3(table.path) else None)
+        if not files:
+            return []
+        bucket, prefix = self.config.staging_bucket, self.stage_prefix(table)
         try:
             existing = {obj["Key"]: obj["Size"]
                         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
                         for obj in page.get("Contents", [])}
-            with tempfile.TemporaryDirectory(prefix="medallion-stage-") as tmp:
-                for path in files:
-                    key = prefix + path.relative_to(root).as_posix()
-                    source = flatten_partition_file(path, root, table, Path(tmp)) if table.partition_by else path
-                    if existing.pop(key, None) != source.stat().st_size:
-                        self.s3.upload_file(str(source), bucket, key, ExtraArgs=extra)
+            if is_s3(table.path):
+                sources = self._stage_manifests(table, files, bucket, prefix, existing)
+            else:
+                sources = self._upload(table, files, bucket, prefix, existing)
             stale = sorted(existing)
             for start in range(0, len(stale), 1000):
                 self.s3.delete_objects(Bucket=bucket, Delete={
                     "Objects": [{"Key": k} for k in stale[start:start + 1000]], "Quiet": True})
+        except MedallionError:
+            raise
         except Exception as exc:  # noqa: BLE001 - boto3 and s3transfer raise many types
             raise classify(exc, f"staging {table.table} to s3://{bucket}/{prefix}") from None
-        return f"s3://{bucket}/{prefix}"
+        return sources
 
-    def published(self, conn: Any) -> dict[str, int]:
+    def _extra(self) -> dict[str, str]:
+        return {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": self.kms_key} if self.kms_key else {})}
+
+    def _stage_manifests(self, table: TableVersion, files: list[DataFile], bucket: str, prefix: str,
+                         existing: dict[str, int]) -> list[CopySource]:
+        """One manifest (unpartitioned) or one per partition, naming the lake's own objects."""
+        groups: dict[tuple, list[DataFile]] = {}
+        for f in files:
+            groups.setdefault(tuple(f.partition.get(c) for c in table.partition_by), []).append(f)
+        sources = []
+        for i, (values, members) in enumerate(groups.items()):  # in path order
+            key = f"{prefix}{'all' if not table.partition_by else f'partition-{i:05d}'}.manifest"
+            existing.pop(key, None)
+            self.s3.put_object(Bucket=bucket, Key=key, Body=manifest_body(members), **self._extra())
+            partition = dict(zip(table.partition_by, values)) if table.partition_by else None
+            sources.append(CopySource(f"s3://{bucket}/{key}", manifest=True, partition=partition))
+        return sources
+
+    def _upload(self, table: TableVersion, files: list[DataFile], bucket: str, prefix: str,
+                existing: dict[str, int]) -> list[CopySource]:
+        """Upload a local version's data files (partition columns materialised); idempotent by size."""
+        import pyarrow.parquet as pq
+
+        with tempfile.TemporaryDirectory(prefix="medallion-stage-") as tmp:
+            for f in files:
+                key = prefix + f.relative
+                source = Path(f.uri)
+                if table.partition_by:
+                    source = Path(tmp) / f"{uuid.uuid4().hex}.parquet"
+                    pq.write_table(read_file(f, table), source, coerce_timestamps="us")
+                if existing.pop(key, None) != source.stat().st_size:
+                    self.s3.upload_file(str(source), bucket, key, ExtraArgs=self._extra())
+        return [CopySource(f"s3://{bucket}/{prefix}")]
+
+    def published(self) -> dict[str, int]:
+        """The version each published table shows now."""
+        conn = self.connect()
+        try:
+            return self._published(conn)
+        except Exception as exc:  # noqa: BLE001
+            raise classify(exc, f"reading {META_SCHEMA}.published") from None
+        finally:
+            _rollback(conn)
+            _close(conn)
+
+    def _published(self, conn: Any) -> dict[str, int]:
         """Published version per table (creating the metadata table first when missing)."""
         cursor = conn.cursor()
         for sql in metadata_sql():
@@ -309,22 +248,56 @@ class RedshiftWarehouse:
         conn = self.connect()
         try:
             try:
-                current = self.published(conn)
+                current = self._published(conn)
             except Exception as exc:  # noqa: BLE001
                 _rollback(conn)
                 raise classify(exc, f"reading {META_SCHEMA}.published") from None
             for table in todo:
                 if current.get(table.table) != table.version:
-                    uri = self.stage(table) if table.rows else ""
-                    self.publish(conn, table, uri, (hints or {}).get(table.table))
+                    sources = self.stage(table) if table.rows else []
+                    self.publish(conn, table, sources, (hints or {}).get(table.table))
                     done.append(table.table)
+            if self.config.reader is not None:
+                self.grant_reader(conn, bool(done))
         finally:
             _close(conn)
         return done
 
-    def publish(self, conn: Any, table: TableVersion, s3_uri: str, hints: WarehouseHints | None = None) -> None:
-        """Load ``table`` from ``s3_uri`` and swap it in, all in one transaction (see module doc)."""
-        load, swap = publish_sql(table, s3_uri, self.config.iam_role, hints)
+    def grant_reader(self, conn: Any, published: bool) -> None:
+        """Create the dashboards' read-only user when missing; re-grant after a publish."""
+        from engine.io.readonly import exists_sql, reader_password, reader_sql
+
+        user, cursor = self.config.reader.user, conn.cursor()
+        try:
+            cursor.execute(exists_sql("redshift"), (user,))
+            exists = bool(cursor.fetchall())
+            if exists and not published:
+                conn.rollback()
+                return
+            password = reader_password(self.config.reader.password, self.secrets)
+            for sql in reader_sql(user, password, exists, "redshift"):
+                cursor.execute(sql)
+            conn.commit()
+        except MedallionError:
+            _rollback(conn)
+            raise
+        except Exception as exc:  # noqa: BLE001
+            _rollback(conn)
+            raise classify(exc, f"granting the dashboards' user {user}") from None
+
+    def reader(self) -> "RedshiftWarehouse":
+        """The same warehouse as the dashboards' read-only user (the ETL user without one)."""
+        if self.config.reader is None:
+            return self
+        from engine.io.readonly import as_reader
+
+        return RedshiftWarehouse(as_reader(self.config), self.secrets, self._connect_factory, self._s3_factory,
+                                 self.kms_key)
+
+    def publish(self, conn: Any, table: TableVersion, sources: str | list[CopySource],
+                hints: WarehouseHints | None = None) -> None:
+        """Load ``table`` from its staged sources and swap it in, all in one transaction (see module doc)."""
+        load, swap = publish_sql(table, sources, self.config.iam_role, hints)
         cursor = conn.cursor()
         try:
             for sql in load:
@@ -340,19 +313,22 @@ class RedshiftWarehouse:
             _rollback(conn)
             raise classify(exc, f"publishing {table.table} v{table.version}") from None
 
-    def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Run one statement; returns column names and rows. Always rolled back: read-only use."""
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one statement (``%s`` placeholders bound to ``params``); always rolled back."""
         conn = self.connect()
         try:
             cursor = conn.cursor()
-            cursor.execute(sql)
+            if params is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, tuple(params))
             columns = [d[0] for d in cursor.description or []]
             return columns, [tuple(r) for r in cursor.fetchall()] if cursor.description else []
         except Exception as exc:  # noqa: BLE001
             error = classify(exc, "query")
             if error.transient:
                 raise error from None
-            raise UsageError(f"query failed: {error.message.split(': ', 2)[-1]}") from None
+            raise QueryFailed(f"query failed: {error.message.split(': ', 2)[-1]}") from None
         finally:
             _rollback(conn)
             _close(conn)

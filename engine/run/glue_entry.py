@@ -1,15 +1,23 @@
 """The Glue job's entry point: run ONE spec with the same runner as ``medallion run``.
 
-Glue starts the job with ``--spec <name>`` (from the trigger) and the job's default arguments
-(``--profile``, ``--project-archive``, ``--vars``); a workflow adds ``--WORKFLOW_RUN_ID``. The
-entry point opens the project with :class:`Workspace` and calls ``run_specs`` for that spec,
-so run records, retries and commits behave exactly as locally. It runs outside Glue too
-(``--project-dir`` instead of an archive); ``awsglue`` is imported only when Glue started it.
+The pipeline state machine starts the job with ``--spec <name> --run-id <pipeline run id>``
+(plus ``--outcomes s3://...``) over the job's default arguments (``--profile``,
+``--project-archive``, ``--vars``). The entry point opens the project with :class:`Workspace`
+and calls ``run_specs`` for that spec, so run records, engine retries and commits behave
+exactly as locally. It runs outside Glue too (``--project-dir`` instead of an archive);
+``awsglue`` is imported only when Glue started it.
 
-Per spec, the record id is ``<run id>.<spec>``: a retried Glue run of a spec that already
-committed in this workflow run does nothing (the checkpoint), a failed one runs again. Because
-one job runs every spec, a Glue condition can only say "the job succeeded", so in a workflow
-run the entry point also waits until the spec's upstream specs committed in the same run.
+Per spec, the record id is ``<run id>.<spec>``: a retried job run of a spec that already
+committed in this pipeline run does nothing (the checkpoint), a failed one runs again, and a
+reload runs the failed spec in the same run id, so it sees the same checkpoints and
+watermarks. The state machine guarantees the order (a spec starts after its upstreams
+succeeded), so the entry point never waits for upstream specs.
+
+Why the outcome object: Step Functions must tell a terminal failure (never retried) from a
+Glue-level one (retried per the spec's policy). The job run's state cannot say which, so the
+entry point writes ``<outcomes>/<run id>/<spec>/<job run id>.json`` with the verdict in its
+metadata (``terminal``, ``error``), which the state machine reads with one HeadObject. No
+outcome (the worker died) counts as Glue-level.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine.errors import MedallionError, RunError, UsageError
-from engine.run.record import RunStore, new_run_id
+from engine.run.record import new_run_id
 from engine.spec.suggest import did_you_mean
 
 LOCKED = "is locked by run"  # LakeLock's message when another spec run holds the lake
@@ -40,9 +48,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--project-archive")
     parser.add_argument("--vars", default="{}", help="JSON object of variables")
     parser.add_argument("--var", action="append", default=[])
+    parser.add_argument("--outcomes", help="s3:// prefix the verdict of this job run is written under")
     parser.add_argument("--wait-minutes", type=float, default=120.0)
     parser.add_argument("--poll-seconds", type=float, default=30.0)
-    parser.add_argument("--WORKFLOW_RUN_ID")
+    parser.add_argument("--inject-fault", action="append", default=[],
+                        help=argparse.SUPPRESS)  # rehearsals only: SPEC=KIND[:COUNT] (engine/run/faults.py)
     parser.add_argument("--JOB_RUN_ID")
     parser.add_argument("--JOB_NAME")
     args, _unknown = parser.parse_known_args(argv)
@@ -50,7 +60,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def record_id(run_id: str, spec: str) -> str:
-    """Where one spec's outcome in a (workflow) run is recorded."""
+    """Where one spec's outcome in a pipeline run is recorded."""
     return f"{run_id}.{spec}"
 
 
@@ -76,31 +86,37 @@ def _var_args(args: argparse.Namespace) -> list[str]:
     return [f"{k}={v}" for k, v in values.items()] + list(args.var)
 
 
-def wait_for_upstream(store: RunStore, run_id: str, upstream: list[str], *, timeout: float, poll: float,
-                      sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                      say: Callable[[str], None] = print) -> None:
-    """Block until every upstream spec committed in run ``run_id``; fail if one failed.
+def _is_terminal(error_class: str | None) -> bool:
+    """Whether the engine error named ``error_class`` is terminal (unknown names are not)."""
+    stack: list[type] = [MedallionError]
+    while stack:
+        cls = stack.pop()
+        if cls.__name__ == error_class:
+            return not getattr(cls, "transient", False)
+        stack.extend(cls.__subclasses__())
+    return False
 
-    Why: the workflow's conditions cannot tell the specs apart (they all run as one job).
-    """
-    deadline = clock() + timeout
-    waiting = list(upstream)
-    while waiting:
-        still = []
-        for name in waiting:
-            record = store.load(record_id(run_id, name))
-            status = record.spec(name).status if record else "pending"
-            if status in ("failed", "skipped"):
-                raise RunError(f"upstream {name} {status} in run {run_id}; not running")
-            if status != "ok":
-                still.append(name)
-        if not still:
-            return
-        if clock() > deadline:
-            raise RunError(f"gave up after {timeout:.0f} s waiting for {', '.join(still)} in run {run_id}")
-        say(f"waiting for {', '.join(still)} (run {run_id})")
-        sleep(poll)
-        waiting = still
+
+def _ascii(text: str, limit: int = 1500) -> str:
+    """S3 metadata is one line of US-ASCII: squeeze whitespace, escape the rest, cut."""
+    flat = " ".join(text.split())
+    return flat.encode("ascii", "backslashreplace").decode("ascii")[:limit]
+
+
+def write_outcome(uri: str, run_id: str, spec: str, job_run_id: str, *, status: str, terminal: bool,
+                  error: str | None, s3: Any = None) -> str:
+    """Write this job run's verdict under ``uri`` (``s3://bucket/prefix``); returns the key."""
+    from engine.io.aws import client
+
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    key = "/".join(p for p in (prefix.strip("/"), run_id, spec, f"{job_run_id}.json") if p)
+    body = {"run_id": run_id, "spec": spec, "job_run_id": job_run_id, "status": status, "terminal": terminal,
+            "error": error}
+    client("s3", s3).put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode("utf-8"),
+                                ContentType="application/json",
+                                Metadata={"status": status, "terminal": "true" if terminal else "false",
+                                          "error": _ascii(f"{spec}: {error}" if error else "")})
+    return key
 
 
 def _glue_spark(args: argparse.Namespace, spark_config: Any) -> Any:
@@ -124,6 +140,7 @@ def _glue_spark(args: argparse.Namespace, spark_config: Any) -> Any:
 def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic) -> int:
     """Run the one spec ``args.spec``; returns 0 when it committed (or already had), else 1."""
+    from engine.run.faults import FaultPlan
     from engine.run.preflight import preflight
     from engine.run.report import Reporter
     from engine.run.runner import RunContext, run_specs
@@ -133,17 +150,16 @@ def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep
     graph = ws.graph
     if args.spec not in graph.specs:
         raise UsageError(f"--spec {args.spec}: no such spec{did_you_mean(args.spec, graph.specs)}")
-    run_id = args.run_id or args.WORKFLOW_RUN_ID or new_run_id()
+    run_id = args.run_id or new_run_id()
     rid = record_id(run_id, args.spec)
     reporter = Reporter(plain=True)
     done = ws.store.load(rid)
     if done is not None and done.spec(args.spec).status == "ok":
         reporter.line(f"{args.spec} already committed in run {run_id}; nothing to do")
+        if args.outcomes:
+            write_outcome(args.outcomes, run_id, args.spec, args.JOB_RUN_ID or rid, status="ok", terminal=False,
+                          error=None)
         return 0
-    if args.WORKFLOW_RUN_ID:
-        upstream = [n for n in graph.order if n in graph.upstream[args.spec]]
-        wait_for_upstream(ws.store, run_id, upstream, timeout=args.wait_minutes * 60, poll=args.poll_seconds,
-                          sleep=sleep, clock=clock, say=reporter.line)
     glue_spark = _glue_spark(args, ws.project.profile.spark)
     preflight([graph.specs[args.spec]], ws.project.root)
     ctx = RunContext(graph=graph, lake=ws.lake, store=ws.store, reporter=reporter,
@@ -151,18 +167,31 @@ def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep
                      project_name=ws.project.name, profile=ws.project.profile_name, base_dir=ws.project.root,
                      var_args=ws.var_args, default_retry=ws.project.default_retry,
                      shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets,
-                     warehouse=ws.warehouse, source=ws.project.profile.source)
+                     warehouse=ws.warehouse, source=ws.source,
+                     faults=FaultPlan.parse(list(args.inject_fault)))
     deadline = clock() + args.wait_minutes * 60
-    while True:
-        try:
-            record = run_specs(ctx, [args.spec], run_id=rid)
-            break
-        except RunError as exc:  # another spec of the workflow holds the lake: wait our turn
-            if LOCKED not in str(exc) or clock() > deadline:
-                raise
-            reporter.line(f"waiting for the lake: {exc}")
-            sleep(args.poll_seconds)
+    job_run = args.JOB_RUN_ID or rid
+    try:
+        while True:
+            try:
+                record = run_specs(ctx, [args.spec], run_id=rid)
+                break
+            except RunError as exc:  # someone else holds the lake (e.g. an operator's run): wait our turn
+                if LOCKED not in str(exc) or clock() > deadline:
+                    raise
+                reporter.line(f"waiting for the lake: {exc}")
+                sleep(args.poll_seconds)
+    except BaseException as exc:  # not a spec failure the runner recorded: a Glue-level failure
+        if args.outcomes:
+            terminal = isinstance(exc, MedallionError) and not exc.transient
+            write_outcome(args.outcomes, run_id, args.spec, job_run, status="failed", terminal=terminal,
+                          error=f"{type(exc).__name__}: {exc}")
+        raise
     reporter.run_finished(record)
+    item = record.spec(args.spec)
+    if args.outcomes:
+        write_outcome(args.outcomes, run_id, args.spec, job_run, status=item.status,
+                      terminal=item.status != "ok" and _is_terminal(item.error_class), error=item.error)
     return 0 if record.status == "ok" else 1
 
 

@@ -31,6 +31,8 @@ def _first_record(path: Path, step: ReadStep) -> list[str] | None:
         head = fh.read(1 << 16)
     if not head.strip():
         return None
+    if len(step.csv.delimiter) > 1:  # Spark splits on multi-character separators; Python's csv cannot
+        return head.lstrip("\ufeff").splitlines()[0].split(step.csv.delimiter)
     reader = csv.reader(io.StringIO(head.lstrip("\ufeff")), delimiter=step.csv.delimiter,
                         quotechar=step.csv.quote)
     return next(reader, None)
@@ -60,14 +62,10 @@ def check_read_step(loaded: LoadedSpec, index: int, step: ReadStep, base_dir: Pa
             raise fail(f"input file has no header line: {file}")
         expected = list(step.columns)
         if [h.strip() for h in header] != expected:
-            missing = [c for c in expected if c not in header]
-            extra = [h for h in header if h not in expected]
-            detail = "; ".join(filter(None, [
-                f"missing {', '.join(missing)}" if missing else "",
-                f"unexpected {', '.join(extra)}" if extra else "",
-                "same columns in a different order" if not missing and not extra else ""]))
-            raise fail(f"header of {file} does not match the declared columns ({detail}); "
-                       "fix the file or the spec's columns")
+            from engine.spec.header_diff import header_mismatch  # issue 21: column-by-column message
+
+            raise fail(f"header of {file} does not match the declared columns: "
+                       f"{header_mismatch(expected, header)}; fix the file or the spec's columns")
 
 
 def preflight(specs: list[LoadedSpec], base_dir: Path) -> None:

@@ -9,14 +9,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from engine.errors import UsageError
 from engine.io.lake import Lake, LocalLake
-from engine.io.warehouse import DuckDbWarehouse
+from engine.io.warehouse import Warehouse, WarehouseSetup, open_warehouse
 from engine.plan.graph import Graph, build_graph, load_all
 from engine.run.lock import LakeLock
 from engine.run.record import RunStore
 from engine.spec.secrets import EnvSecretProvider, SecretProvider
-from engine.spec.project import DuckDbWarehouse as DuckDbConfig
 from engine.spec.project import LocalLake as LocalLakeConfig
+from engine.spec.project import S3Lake as S3LakeConfig
 from engine.spec.project import Project, find_root, load_project, parse_var_overrides
 
 RUNS = "_runs"
@@ -56,18 +57,31 @@ class Workspace:
         return LakeLock(self.lake.root, run_id)
 
     @cached_property
-    def warehouse(self) -> Any:
-        """The profile's warehouse adapter (DuckDB file, PostgreSQL or Redshift)."""
-        cfg = self.project.profile.warehouse
-        if isinstance(cfg, DuckDbConfig):
-            return DuckDbWarehouse(self.project.path(cfg.path))
-        if cfg.kind == "postgres":
-            from engine.io.postgres import PostgresWarehouse
+    def warehouse(self) -> Warehouse:
+        """The profile's warehouse adapter, built from its config by the registry; with a
+        ``catalog:`` the refresh also registers every committed version in the Glue catalog."""
+        lake = self.project.profile.lake
+        on_s3 = isinstance(lake, S3LakeConfig)
+        setup = WarehouseSetup(root=self.project.root, secrets=self.secrets,
+                               lake_kms_key=lake.kms_key if on_s3 else None, lake_is_s3=on_s3)
+        warehouse = open_warehouse(self.project.profile.warehouse, setup)
+        catalog = self.project.profile.catalog
+        if catalog is None:
+            return warehouse
+        if not on_s3:
+            raise UsageError(f"profile '{self.project.profile_name}': a Glue catalog registers S3 locations; "
+                             "its lake must be kind: s3 (or remove catalog:)")
+        from engine.io.catalog import CatalogedWarehouse, GlueCatalog
 
-            return PostgresWarehouse(cfg, self.secrets)
-        from engine.io.redshift import RedshiftWarehouse
+        return CatalogedWarehouse(warehouse, GlueCatalog(catalog.database_prefix))
 
-        return RedshiftWarehouse(cfg, self.secrets)
+    @cached_property
+    def source(self) -> Any:
+        """The profile's source database (None without one), checked before anything connects."""
+        from engine.io.source import check_source
+
+        return check_source(self.project.profile.source, self.project.profile.secrets.kind,
+                            self.project.profile_name)
 
     def hints(self) -> dict[str, Any]:
         """Physical-design hints per table, from the specs (for server warehouses)."""

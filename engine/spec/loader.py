@@ -48,7 +48,7 @@ def check_frames(spec: Spec, doc: YamlDoc) -> list[SpecError]:
     previous: str | None = known[0] if len(known) == 1 else None
     for i, step in enumerate(spec.steps):
         step._line = doc.line_of(("steps", i))
-        for where, ref in _refs(step):
+        for where, ref in step.frame_refs():
             if ref not in known:
                 hint = did_you_mean(ref, known) or (f" (known: {', '.join(known)})" if known else
                                                     " (this spec declares no inputs)")
@@ -68,21 +68,6 @@ def check_frames(spec: Spec, doc: YamlDoc) -> list[SpecError]:
 
 def _implicit_input(step: Any) -> bool:
     return not (step.type == "join" and step.left)
-
-
-def _refs(step: Any) -> list[tuple[tuple[str | int, ...], str]]:
-    """(location within the step, frame name) for every frame the step names."""
-    out: list[tuple[tuple[str | int, ...], str]] = []
-    for field in ("input", "left", "right", "dates_from"):
-        value = getattr(step, field, None)
-        if value:
-            out.append(((field,), value))
-    for j, name in enumerate(getattr(step, "inputs", None) or []):
-        out.append((("inputs", j), name))
-    for j, rule in enumerate(getattr(step, "rules", None) or []):
-        if getattr(rule, "frame", None):
-            out.append((("rules", j, "frame"), rule.frame))
-    return out
 
 
 def load_spec(path: Path, variables: Mapping[str, Any], *, display_path: Path | None = None,

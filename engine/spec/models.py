@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.spec.cron import check_cron
-from engine.spec.steps import Step
+from engine.spec.registry import Step
+from engine.spec.unit_tests import SpecTest
 
 LAYERS = ("bronze", "silver", "gold")
 TABLE_NAME = re.compile(r"^(?P<layer>[a-z][a-z0-9_]*)\.(?P<name>[a-z][a-z0-9_]*)$")
@@ -116,6 +117,8 @@ class Spec(BaseModel):
     columns: dict[str, ColumnDoc] = Field(default_factory=dict)
     dashboard: dict[str, Any] | None = None
     tags: list[str] = Field(default_factory=list)
+    tests: list[SpecTest] = Field(default_factory=list, description="unit tests: given rows, expected rows "
+                                  "(run by `medallion test`)")
 
     @field_validator("name")
     @classmethod

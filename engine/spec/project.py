@@ -53,6 +53,14 @@ class DuckDbWarehouse(_Strict):
     path: str
 
 
+class WarehouseReader(_Strict):
+    """The dashboards' own login: SELECT on gold and the health table only (created by publish)."""
+
+    user: str = Field("medallion_dashboard", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    password: str = Field("${secret:dashboard_password}", description="a ${secret:name} reference; on AWS "
+                          "the publish step generates it into Secrets Manager when missing")
+
+
 class RedshiftWarehouse(_Strict):
     """Redshift, loaded by COPY from Parquet staged on S3 (credentials via a secret reference)."""
 
@@ -67,6 +75,7 @@ class RedshiftWarehouse(_Strict):
     staging_prefix: str = "redshift-staging"
     region: str = "us-east-1"
     sslmode: Literal["verify-full", "verify-ca", "require"] = "verify-full"
+    reader: WarehouseReader | None = Field(None, description="read-only login for the dashboards")
 
 
 class _PostgresConnection(_Strict):
@@ -84,12 +93,22 @@ class _PostgresConnection(_Strict):
 class PostgresWarehouse(_PostgresConnection):
     """PostgreSQL as a warehouse (and as the Redshift-compatible test server)."""
 
+    reader: WarehouseReader | None = Field(None, description="read-only login for the dashboards")
+
 
 class PostgresSource(_PostgresConnection):
     """The source database (RDS PostgreSQL on AWS; the local server here)."""
 
     schema_: str = Field("source", alias="schema")
     tables: dict[str, str] = Field(default_factory=dict, description="table -> raw CSV file loaded into it")
+
+
+class GlueCatalogConfig(_Strict):
+    """Register every committed lake version in the Glue Data Catalog (one database per layer)."""
+
+    kind: Literal["glue"]
+    database_prefix: str = Field("medallion_", pattern=r"^[a-z][a-z0-9_]*$",
+                                 description="Glue databases are <prefix><layer>, e.g. medallion_gold")
 
 
 class SecretsConfig(_Strict):
@@ -139,6 +158,35 @@ class DeploySourceDb(_Strict):
     database: str
     secret: str = Field("connections/source", description="secret name under the secrets prefix, "
                         "JSON {username, password}; created by you, never in YAML")
+    create: bool = Field(False, description="the stack creates this database (RDS PostgreSQL, infra/template_rds.py)")
+
+
+class DeployOidc(_Strict):
+    """An external OpenID Connect identity provider the dashboards' load balancer signs users in with."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    user_info_endpoint: str
+    client_id: str
+    client_secret: str = Field("dashboards/oidc_client_secret",
+                               description="secret name under the secrets prefix holding the client secret")
+
+
+class DeployHosting(_Strict):
+    """Where the dashboards are served on AWS (infra/template_hosting.py); values come from ${env:...}."""
+
+    enabled: bool = True
+    certificate_arn: str = Field(description="ACM certificate of the HTTPS listener (MEDALLION_CERTIFICATE_ARN)")
+    domain_name: str = Field(description="host name users open, covered by the certificate")
+    alb_subnet_ids: IdList = Field(min_length=1, description="subnets of the load balancer (two zones)")
+    internet_facing: bool = True
+    allowed_cidrs: IdList = Field(default_factory=lambda: ["0.0.0.0/0"],
+                                  description="who may reach the load balancer (sign-in still required)")
+    oidc: DeployOidc | None = Field(None, description="external IdP; none = a Cognito user pool of the stack")
+    cpu: int = 512
+    memory: int = 1024
+    desired_count: int = Field(1, ge=0, le=10)
 
 
 class DeployConfig(_Strict):
@@ -150,7 +198,7 @@ class DeployConfig(_Strict):
     region: str = "us-east-1"
     stack_name: str = "medallion-platform"
     name: str = Field("medallion", pattern=r"^[a-z][a-z0-9-]{1,30}$",
-                      description="prefix of the Glue job, workflow, triggers, roles and secrets")
+                      description="prefix of the Glue job, state machine, schedule, roles and secrets")
     vpc_id: str
     route_table_ids: IdList = Field(min_length=1, description="route tables of the database subnets")
     subnet_ids: IdList = Field(min_length=1, description="database subnets (Glue connections, Redshift)")
@@ -160,10 +208,14 @@ class DeployConfig(_Strict):
     alarm_email: str | None = None
     worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
     workers: int = Field(2, ge=2, le=100)
-    timeout_minutes: int = Field(120, ge=1, le=2880)
-    max_retries: int = Field(1, ge=0, le=10)
+    timeout_minutes: int = Field(120, ge=1, le=2880, description="one Glue job run (one spec attempt)")
+    max_concurrent_specs: int = Field(
+        1, ge=1, le=50, description="Glue job runs at once (the job's MaxConcurrentRuns); a start over it "
+        "waits in the state machine, unbilled. Above 1 only once specs stop sharing the lake-wide lock")
+    poll_seconds: int = Field(30, ge=1, le=300, description="how often the state machine polls a job run")
     redshift_base_capacity: int = Field(8, ge=8, le=512)
     job_vars: dict[str, str] = Field(default_factory=dict, description="--var NAME=VALUE of every Glue run")
+    hosting: DeployHosting | None = Field(None, description="serve the dashboards on AWS (ECS behind an ALB)")
 
 
 class Profile(_Strict):
@@ -172,11 +224,14 @@ class Profile(_Strict):
     lake: Annotated[Union[LocalLake, S3Lake], Field(discriminator="kind")]
     warehouse: Annotated[Union[DuckDbWarehouse, PostgresWarehouse, RedshiftWarehouse], Field(discriminator="kind")]
     source: PostgresSource | None = None
+    catalog: GlueCatalogConfig | None = Field(None, description="lake tables registered for Athena/Spectrum")
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
     keep_versions: int = Field(5, ge=1, description="committed versions kept per table")
     spec_dirs: list[str] | None = Field(None, description="spec folders for this profile (default: the project's)")
     deploy: DeployConfig | None = Field(None, description="AWS deployment settings (medallion deploy)")
+    executor: str | None = Field(None, description="run specs through this remote executor plugin (e.g. "
+                                 "step_functions: run/resume/runs act on AWS); none = local Spark")
 
 
 class ProjectFile(_Strict):
@@ -188,6 +243,8 @@ class ProjectFile(_Strict):
     profiles: dict[str, dict[str, Any]] = Field(min_length=1)
     spec_dirs: list[str] = Field(default_factory=lambda: ["pipelines", "marts"])
     retry: Retry = Field(default_factory=Retry, description="default retry policy of every spec")
+    commands: list[str] = Field(default_factory=list, description="project commands, as module:function "
+                                "(the function gets the CLI app and adds its commands), e.g. mytools.cli:register")
 
 
 class Project:

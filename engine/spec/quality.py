@@ -115,9 +115,9 @@ class QualityStep(StepBase):
     max_quarantined_pct: float | None = Field(None, ge=0, le=100,
                                               description="fail the spec when more rows are quarantined")
 
-    def frame_refs(self) -> list[str]:
-        refs = super().frame_refs()
-        return refs + [r.frame for r in self.rules if isinstance(r, ExistsInRule)]
+    def frame_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        return super().frame_refs() + [(("rules", j, "frame"), r.frame) for j, r in enumerate(self.rules)
+                                       if isinstance(r, ExistsInRule)]
 
 
 class ParseColumn(BaseModel):
@@ -163,5 +163,5 @@ class CalendarStep(StepBase):
     date_column: str = Field(description="date or timestamp column of that frame")
     holidays: Literal["us_federal", "none"] = "us_federal"
 
-    def frame_refs(self) -> list[str]:
-        return super().frame_refs() + [self.dates_from]
+    def frame_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        return super().frame_refs() + [(("dates_from",), self.dates_from)]

@@ -15,9 +15,10 @@ class StepBase(BaseModel):
     description: str | None = None
     _line: int | None = PrivateAttr(None)
 
-    def frame_refs(self) -> list[str]:
-        """Names of frames this step reads explicitly (checked at validate time)."""
-        return [self.input] if self.input else []
+    def frame_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(location in the step, frame name) of every frame this step names (checked when a
+        spec is loaded, so an unknown frame is reported at its line)."""
+        return [(("input",), self.input)] if self.input else []
 
     @property
     def needs_input(self) -> bool:

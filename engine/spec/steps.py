@@ -1,8 +1,7 @@
 """The step types a spec can use, as pure data.
 
-Each step type is one pydantic model whose ``type`` literal keys a discriminated union. To add a
-step type: write its model here, add it to ``STEP_MODELS``, and register its executor in
-``engine.steps.EXECUTORS`` (a test checks both tables name the same types).
+Each step type is one pydantic model whose ``type`` literal keys a discriminated union; the
+registry (``engine/spec/registry.py``) lists every type with its executor and column rule.
 
 Every step reads ``input`` (default: the previous step's result, or the spec's only input) and
 may name its result with ``as`` so later steps can refer to it.
@@ -10,12 +9,10 @@ may name its result with ``as`` so later steps can refer to it.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.spec.clv import ClvModelStep
-from engine.spec.quality import CalendarStep, HmacStep, ParseStep, QualityStep
 from engine.spec.step_base import StepBase
 
 
@@ -31,6 +28,33 @@ class CsvOptions(BaseModel):
     multiline: bool = True
 
 
+class TextOptions(BaseModel):
+    """Text that is not CSV: whitespace-aligned columns, fixed-width records, or fields split by
+    a (multi-character) delimiter. Values are read as text; a line with the wrong number of
+    fields goes to quarantine (rule ``text_fields``) with the reason, never silently cut.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    delimiter: str | None = Field(None, description="`whitespace` (runs of spaces and tabs) or a literal "
+                                                    "separator of one or more characters, e.g. `||`")
+    widths: list[int] | None = Field(None, description="fixed width: characters of each column, in "
+                                                       "`columns` order")
+    header: bool = Field(False, description="the files start with a line of column names (skipped)")
+    comment: str | None = Field(None, description="lines starting with this text are skipped")
+    trim: bool = Field(True, description="strip the padding around each value")
+    encoding: str = "UTF-8"
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> "TextOptions":
+        if (self.delimiter is None) == (self.widths is None):
+            raise ValueError("text: set exactly one of delimiter (e.g. whitespace, '||') or widths")
+        if self.delimiter == "":
+            raise ValueError("text: delimiter must not be empty")
+        if self.widths is not None and any(w < 1 for w in self.widths):
+            raise ValueError("text: every width must be at least 1")
+        return self
+
+
 class SourceStep(StepBase):
     """A step that creates a frame from outside the lake (it has no input frame)."""
 
@@ -40,19 +64,33 @@ class SourceStep(StepBase):
     def needs_input(self) -> bool:
         return False
 
-    def frame_refs(self) -> list[str]:
+    def frame_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
         return []
 
 
 class ReadStep(SourceStep):
-    """Read files (CSV with an explicit schema, Parquet, JSON) into a frame."""
+    """Read files (CSV with an explicit schema, Parquet, JSON, or text: whitespace, fixed width,
+    multi-character delimiters) into a frame."""
 
     type: Literal["read"]
-    format: Literal["csv", "parquet", "json"]
+    format: Literal["csv", "parquet", "json", "text"]
     path: str
     columns: dict[str, str] | None = Field(
         None, description="ordered column -> Spark type; for CSV the header must match exactly")
     csv: CsvOptions = Field(default_factory=CsvOptions)
+    text: TextOptions | None = Field(None, description="layout of a `format: text` file")
+
+    @model_validator(mode="after")
+    def _text_layout(self) -> "ReadStep":
+        if self.format == "text":
+            if self.text is None or not self.columns:
+                raise ValueError("format: text needs columns: and text: (delimiter: whitespace, or widths:)")
+            if self.text.widths is not None and len(self.text.widths) != len(self.columns):
+                raise ValueError(f"text.widths has {len(self.text.widths)} width(s) for {len(self.columns)} "
+                                 "column(s); give one width per column")
+        elif self.text is not None:
+            raise ValueError(f"text: options apply to format: text, not {self.format}")
+        return self
 
 
 class JdbcStep(SourceStep):
@@ -141,8 +179,9 @@ class JoinStep(StepBase):
     on: list[str] = Field(min_length=1)
     how: Literal["inner", "left", "right", "full", "anti", "semi"] = "inner"
 
-    def frame_refs(self) -> list[str]:
-        return [r for r in (self.left or self.input, self.right) if r]
+    def frame_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        refs = super().frame_refs()
+        return refs + ([(("left",), self.left)] if self.left else []) + [(("right",), self.right)]
 
 
 class AggregateStep(StepBase):
@@ -183,8 +222,8 @@ class UnionStep(StepBase):
     def needs_input(self) -> bool:
         return False
 
-    def frame_refs(self) -> list[str]:
-        return list(self.inputs)
+    def frame_refs(self) -> list[tuple[tuple[str | int, ...], str]]:
+        return super().frame_refs() + [(("inputs", j), name) for j, name in enumerate(self.inputs)]
 
 
 class SqlStep(StepBase):
@@ -196,12 +235,3 @@ class SqlStep(StepBase):
     @property
     def needs_input(self) -> bool:
         return False
-
-
-STEP_MODELS: tuple[type[StepBase], ...] = (
-    ReadStep, JdbcStep, SelectStep, RenameStep, CastStep, DeriveStep, TrimStep, MapValuesStep, FilterStep, DedupeStep,
-    JoinStep, AggregateStep, WindowStep, UnionStep, SqlStep, ParseStep, QualityStep, HmacStep, CalendarStep, ClvModelStep,
-)
-STEP_TYPES: dict[str, type[StepBase]] = {m.model_fields["type"].annotation.__args__[0]: m for m in STEP_MODELS}
-
-Step = Annotated[Union[tuple(STEP_MODELS)], Field(discriminator="type")]  # type: ignore[valid-type]

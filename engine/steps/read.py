@@ -17,6 +17,9 @@ def schema_of(columns: dict[str, str]) -> StructType:
 
 def run_read(step: ReadStep, frame: DataFrame | None, ctx: StepContext) -> DataFrame:
     """Read the file(s); CSV records may span lines, quoted commas and quotes are data."""
+    if step.format == "text":  # whitespace, fixed width, multi-character delimiters (issue 21)
+        from engine.steps.read_text import run_read_text
+        return run_read_text(step, ctx)
     path = ctx.resolve_path(step.path)
     reader = ctx.spark.read
     if step.columns:

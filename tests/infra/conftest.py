@@ -1,7 +1,8 @@
 """A small deployable project: three specs (root with a schedule, one child, one grandchild).
 
-bronze.events (root, scheduled) -> silver.events -> gold.daily (also reads bronze.events), so
-the workflow has one start trigger and two conditional triggers, one with two upstream specs.
+bronze.events (root, scheduled) -> silver.events -> gold.daily (also reads bronze.events): the
+state machine runs them in that order. Retries are quick (1 s backoff) and the state machine
+polls every second, so the rehearsal runs in seconds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 
 CONFIG = """\
 name: deploy-test
+retry: {attempts: 3, backoff_seconds: 1, max_delay_seconds: 2}
 variables:
   raw_dir: raw
   lake_dir: lake
@@ -31,13 +33,16 @@ profiles:
       iam_role: arn:aws:iam::123456789012:role/dt-redshift-copy
       staging_bucket: test-lake
     secrets: {kind: aws_secrets_manager, prefix: dt/}
+    executor: step_functions
     deploy:
       stack_name: dt-platform
+      poll_seconds: 1
+      max_concurrent_specs: 2
       name: dt
       vpc_id: "${env:DT_VPC:-vpc-00000000000000000}"
       route_table_ids: "${env:DT_RTB:-rtb-00000000000000000}"
-      subnet_ids: "subnet-0a1b2c3d4e5f60718"
-      security_group_ids: "sg-0a1b2c3d4e5f60718"
+      subnet_ids: "${env:DT_SUBNET:-subnet-0a1b2c3d4e5f60718}"
+      security_group_ids: "${env:DT_SG:-sg-0a1b2c3d4e5f60718}"
       availability_zone: us-east-1a
       source: {host: db.internal, database: shop}
       job_vars: {raw_dir: "s3://test-lake-raw"}

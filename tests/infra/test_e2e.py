@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -42,7 +43,11 @@ def moto_server():
             time.sleep(0.2)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # a loaded machine: stop it for sure
+        proc.kill()
+        proc.wait(timeout=30)
 
 
 @pytest.mark.slow
@@ -55,29 +60,40 @@ def test_deploy_twice_from_the_cli(moto_server, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDALLION_")}
     env.update({"AWS_ENDPOINT_URL": moto_server, "AWS_REGION": "us-east-1", "MEDALLION_VPC_ID": vpc,
                 "MEDALLION_DB_ROUTE_TABLE_IDS": rtb, "MEDALLION_DB_SUBNET_IDS": subnet,
-                "MEDALLION_DB_SECURITY_GROUP_IDS": group})
+                "MEDALLION_DB_SECURITY_GROUP_IDS": group,
+                # moto's CloudFormation can create neither an RDS instance with its own parameter
+                # group nor Cognito: those parts are asserted on the template (tests/infra/test_controls.py,
+                # test_hosting.py)
+                "MEDALLION_RDS_CREATE": "false", "MEDALLION_DASHBOARDS": "false"})
     command = [str(BIN / "medallion"), "deploy", "--profile", "aws", "--project-dir", str(ROOT),
                "--out", str(tmp_path / "platform.json")]
 
-    # the real project grows (new marts): 1 security configuration + 2 connections + 1 job +
-    # 1 workflow + 1 start trigger (the 3 bronze roots) + 1 conditional trigger per other spec
+    # 1 security configuration + 2 connections + 1 job; the order of the specs is the state machine's
     specs = len(Workspace.open(ROOT, "aws", []).graph.specs)
-    resources = 1 + 2 + 1 + 1 + 1 + (specs - 3)
+    resources = 1 + 2 + 1
 
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "stack medallion-platform: CREATE_COMPLETE" in first.stdout
     assert f"glue: {resources} created, 0 updated, 0 deleted, 0 unchanged" in first.stdout
+    assert f"  create    state machine          medallion  ({specs} specs)" in first.stdout
+    assert "  create    schedule               medallion-pipeline  (cron(0 7 * * ? *))" in first.stdout
 
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "stack medallion-platform: no changes" in second.stdout
     assert "uploaded" not in second.stdout
     assert f"glue: 0 created, 0 updated, 0 deleted, {resources} unchanged" in second.stdout
+    assert "  unchanged state machine          medallion" in second.stdout
 
     glue = boto3.client("glue", endpoint_url=moto_server, region_name="us-east-1")
     assert [j["Name"] for j in glue.get_jobs()["Jobs"]] == ["medallion"]
-    start = glue.get_trigger(Name="medallion-start")["Trigger"]
-    assert start["Schedule"] == "cron(0 7 * * ? *)"
-    assert [a["Arguments"]["--spec"] for a in start["Actions"]] == [
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server, region_name="us-east-1")
+    machine = sfn.list_state_machines()["stateMachines"][0]
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
+    first_fork = definition["States"][definition["States"]["build"]["Next"]]
+    assert [b["StartAt"] for b in first_fork["Branches"]] == [
         "bronze.date_dim", "bronze.order_item_options", "bronze.order_items"]
+    schedule = boto3.client("scheduler", endpoint_url=moto_server, region_name="us-east-1").get_schedule(
+        Name="medallion-pipeline")
+    assert schedule["Target"]["Arn"] == machine["stateMachineArn"] and schedule["Target"]["Input"] == "{}"

@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from engine.run.glue_entry import main, parse_args, record_id, wait_for_upstream
-from engine.errors import RunError
-from engine.run.record import RunRecord, RunStore, SpecRecord
+import boto3
+from moto import mock_aws
+
+from engine.run.glue_entry import main, parse_args, write_outcome
+from engine.run.record import RunStore
 
 
 def _glue_args(root, spec, *extra):
-    # what Glue passes: its own ids, the trigger's --spec, the job's default arguments
+    # what Glue passes: its own ids, the state machine's --spec/--run-id, the job's default arguments
     return ["--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--JOB_NAME", "dt", "--job-bookmark-option",
             "job-bookmark-disable", "--spec", spec, "--profile", "local", "--project-dir", str(root),
             "--vars", '{"raw_dir": "raw"}', *extra]
 
 
-def test_runs_one_spec_then_checkpoints_then_waits_for_upstream(deploy_project, spark, capsys):
+def test_runs_one_spec_in_the_pipeline_run_then_checkpoints(deploy_project, spark, capsys):
     root = deploy_project()
-    assert main(_glue_args(root, "bronze.events", "--WORKFLOW_RUN_ID", "wr_1")) == 0
+    assert main(_glue_args(root, "bronze.events", "--run-id", "run_1")) == 0
     store = RunStore(root / "lake" / "_runs")
-    record = store.load("wr_1.bronze.events")
+    record = store.load("run_1.bronze.events")
     assert record.status == "ok" and record.selection == ["bronze.events"]
     assert record.spec("bronze.events").rows_out == 2
 
-    # a Glue retry of the same spec in the same workflow run does nothing
-    assert main(_glue_args(root, "bronze.events", "--WORKFLOW_RUN_ID", "wr_1")) == 0
-    assert "bronze.events already committed in run wr_1; nothing to do" in capsys.readouterr().out
-
-    # its child runs: the upstream spec committed in this workflow run
-    assert main(_glue_args(root, "silver.events", "--WORKFLOW_RUN_ID", "wr_1")) == 0
-    assert store.load("wr_1.silver.events").spec("silver.events").rows_out == 2
+    # a second job run of the same spec in the same pipeline run does nothing
+    assert main(_glue_args(root, "bronze.events", "--run-id", "run_1")) == 0
+    assert "bronze.events already committed in run run_1; nothing to do" in capsys.readouterr().out
 
 
 def test_unknown_spec_is_a_usage_error(deploy_project, capsys):
@@ -40,45 +38,21 @@ def test_unknown_spec_is_a_usage_error(deploy_project, capsys):
 
 
 def test_parse_ignores_glue_arguments():
-    args = parse_args(["--spec", "a.b", "--JOB_RUN_ID", "jr", "--TempDir", "s3://x/", "--enable-metrics", "true"])
-    assert (args.spec, args.profile, args.JOB_RUN_ID, args.WORKFLOW_RUN_ID) == ("a.b", "aws", "jr", None)
+    args = parse_args(["--spec", "a.b", "--run-id", "r", "--JOB_RUN_ID", "jr", "--TempDir", "s3://x/",
+                       "--enable-metrics", "true"])
+    assert (args.spec, args.profile, args.JOB_RUN_ID, args.run_id, args.outcomes) == ("a.b", "aws", "jr", "r", None)
 
 
-def _store_with(tmp_path, statuses):
-    store = RunStore(tmp_path)
-    for name, status in statuses.items():
-        store.save(RunRecord(run_id=record_id("wr", name), project="p", profile="aws", selection=[name],
-                             specs=[SpecRecord(spec=name, layer=name.split(".")[0], status=status)]))
-    return store
-
-
-def test_wait_returns_when_upstream_committed(tmp_path):
-    store = _store_with(tmp_path, {"bronze.a": "ok", "bronze.b": "ok"})
-    slept = []
-    wait_for_upstream(store, "wr", ["bronze.a", "bronze.b"], timeout=60, poll=5, sleep=slept.append,
-                      clock=lambda: 0.0, say=lambda _: None)
-    assert slept == []
-
-
-def test_wait_polls_until_upstream_appears(tmp_path):
-    store = _store_with(tmp_path, {"bronze.a": "ok"})
-    slept = []
-
-    def sleep(seconds):
-        slept.append(seconds)
-        _store_with(tmp_path, {"bronze.b": "ok"})  # the other spec's run commits meanwhile
-
-    wait_for_upstream(store, "wr", ["bronze.a", "bronze.b"], timeout=60, poll=5, sleep=sleep,
-                      clock=lambda: 0.0, say=lambda _: None)
-    assert slept == [5]
-
-
-def test_wait_fails_on_failed_upstream_and_on_timeout(tmp_path):
-    store = _store_with(tmp_path, {"bronze.a": "failed"})
-    with pytest.raises(RunError, match="upstream bronze.a failed in run wr; not running"):
-        wait_for_upstream(store, "wr", ["bronze.a"], timeout=60, poll=5, sleep=lambda _: None,
-                          clock=lambda: 0.0, say=lambda _: None)
-    ticks = iter([0.0, 30.0, 61.0])
-    with pytest.raises(RunError, match="gave up after 60 s waiting for bronze.z in run wr"):
-        wait_for_upstream(store, "wr", ["bronze.z"], timeout=60, poll=30, sleep=lambda _: None,
-                          clock=lambda: next(ticks), say=lambda _: None)
+def test_outcome_says_terminal_in_one_ascii_metadata_line(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="lake-b")
+        key = write_outcome("s3://lake-b/lake/_runs/_outcomes", "r1", "silver.x", "jr_9", status="failed",
+                            terminal=True, error="bad row\n  amount ≥ 0 failed", s3=s3)
+        assert key == "lake/_runs/_outcomes/r1/silver.x/jr_9.json"
+        head = s3.head_object(Bucket="lake-b", Key=key)
+        assert head["Metadata"] == {"status": "failed", "terminal": "true",
+                                    "error": "silver.x: bad row amount \\u2265 0 failed"}
+        body = json.loads(s3.get_object(Bucket="lake-b", Key=key)["Body"].read())
+        assert body["error"] == "bad row\n  amount ≥ 0 failed" and body["terminal"] is True

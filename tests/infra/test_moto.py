@@ -1,15 +1,18 @@
-"""The whole deploy against moto: stack, artefacts, Glue job/workflow/triggers, idempotence."""
+"""The whole deploy against moto: stack, artefacts, Glue job, state machine + schedule, idempotence."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from botocore.exceptions import ClientError
+
 from infra.deployer import clients, deploy, key_arn_of
-from engine.errors import UsageError
+from engine.errors import SpecError, UsageError
 from engine.run.workspace import Workspace
 
 
@@ -22,6 +25,10 @@ def aws(monkeypatch):
         rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
         monkeypatch.setenv("DT_VPC", vpc)
         monkeypatch.setenv("DT_RTB", rtb)
+        # the stack's interface endpoints attach to these (they must exist, as in an account)
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]
+        monkeypatch.setenv("DT_SUBNET", subnet["SubnetId"])
+        monkeypatch.setenv("DT_SG", ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc)["GroupId"])
         yield {"vpc": vpc, "rtb": rtb, **clients("us-east-1")}
 
 
@@ -32,8 +39,13 @@ def _deploy(root, aws, lines=None):
                   template_path=root / "build" / "platform.json")
 
 
-def _triggers(glue):
-    return {t["Name"]: t for t in glue.get_triggers()["Triggers"]}
+def _machine(aws):
+    arn = aws["stepfunctions"].list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    return json.loads(aws["stepfunctions"].describe_state_machine(stateMachineArn=arn)["definition"])
+
+
+def _archive_of(definition):
+    return definition["States"]["build"]["Result"]["project_archive"]
 
 
 def test_first_deploy_creates_everything(deploy_project, aws):
@@ -42,7 +54,7 @@ def test_first_deploy_creates_everything(deploy_project, aws):
     outcome = _deploy(root, aws, lines)
     assert outcome.stack == "created"
     assert outcome.uploaded == 3
-    assert outcome.counts() == {"create": 8, "update": 0, "delete": 0, "unchanged": 0}
+    assert outcome.counts() == {"create": 4, "update": 0, "delete": 0, "unchanged": 0}
     assert any(line.startswith("stack dt-platform: change set medallion-") for line in lines)
     assert any("Add" in line and "AWS::KMS::Key" in line and "DataKey" in line for line in lines)
     stack = aws["cloudformation"].describe_stacks(StackName="dt-platform")["Stacks"][0]
@@ -58,8 +70,12 @@ def test_first_deploy_creates_everything(deploy_project, aws):
         # moto's CloudFormation drops versioning, bucket keys and bucket policies: those are
         # asserted on the template (test_deploy_template.py)
     listed = aws["s3"].list_objects_v2(Bucket="test-lake-artefacts", Prefix="dt/artefacts/")["Contents"]
-    assert sorted(o["Key"] for o in listed) == ["dt/artefacts/glue_job.py", "dt/artefacts/medallion-0.1.0-py3-none-any.whl",
-                                                "dt/artefacts/project.zip"]
+    # content-addressed: <prefix>/artefacts/<first 16 hex of the file's SHA-256>/<file>
+    assert sorted(o["Key"].split("/")[-1] for o in listed) == [
+        "glue_job.py", "medallion-0.1.0-py3-none-any.whl", "project.zip"]
+    for obj in listed:
+        digest = aws["s3"].head_object(Bucket="test-lake-artefacts", Key=obj["Key"])["Metadata"]["sha256"]
+        assert obj["Key"].split("/")[2] == digest[:16]
     for obj in listed:
         head = aws["s3"].head_object(Bucket="test-lake-artefacts", Key=obj["Key"])
         assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == key_arn
@@ -70,7 +86,8 @@ def test_first_deploy_creates_everything(deploy_project, aws):
     job = jobs[0]
     assert job["GlueVersion"] == "5.1"
     assert job["Role"] == aws["iam"].get_role(RoleName="dt-glue-job")["Role"]["Arn"]
-    assert job["Command"]["ScriptLocation"] == "s3://test-lake-artefacts/dt/artefacts/glue_job.py"
+    assert job["Command"]["ScriptLocation"].endswith("/glue_job.py")
+    assert job["MaxRetries"] == 0 and job["ExecutionProperty"] == {"MaxConcurrentRuns": 2}
     assert job["SecurityConfiguration"] == "dt-encryption"
     enc = glue.get_security_configuration(Name="dt-encryption")["SecurityConfiguration"]["EncryptionConfiguration"]
     assert enc["S3Encryption"][0] == {"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": key_arn}
@@ -79,50 +96,104 @@ def test_first_deploy_creates_everything(deploy_project, aws):
     conn = glue.get_connection(Name="dt-warehouse")["Connection"]["ConnectionProperties"]
     assert conn["SECRET_ID"] == "dt/connections/warehouse" and "PASSWORD" not in conn
 
-    triggers = _triggers(glue)
-    assert set(triggers) == {"dt-start", "dt-run-silver.events", "dt-run-gold.daily"}
-    assert {t["WorkflowName"] for t in triggers.values()} == {"dt"}
-    start = triggers["dt-start"]
-    assert (start["Type"], start["Schedule"]) == ("SCHEDULED", "cron(0 7 * * ? *)")
-    assert start["Actions"] == [{"JobName": "dt", "Arguments": {"--spec": "bronze.events"}}]
-    gold = triggers["dt-run-gold.daily"]
-    assert gold["Type"] == "CONDITIONAL"
-    assert gold["Actions"] == [{"JobName": "dt", "Arguments": {"--spec": "gold.daily"}}]
-    assert gold["Description"] == "runs gold.daily after bronze.events, silver.events succeeded"
-    assert gold["Predicate"]["Conditions"] == [{"LogicalOperator": "EQUALS", "JobName": "dt", "State": "SUCCEEDED"}]
+    # the state machine: one task chain per spec, the machine's role, the schedule from the root spec
+    machines = aws["stepfunctions"].list_state_machines()["stateMachines"]
+    assert [m["name"] for m in machines] == ["dt"]
+    described = aws["stepfunctions"].describe_state_machine(stateMachineArn=machines[0]["stateMachineArn"])
+    assert described["roleArn"] == aws["iam"].get_role(RoleName="dt-orchestration")["Role"]["Arn"]
+    definition = json.loads(described["definition"])
+    starts = sorted(k for k in _all_states(definition) if k.endswith(" · start"))
+    assert starts == ["bronze.events · start", "gold.daily · start", "silver.events · start"]
+    schedule = aws["scheduler"].get_schedule(Name="dt-pipeline")
+    assert schedule["ScheduleExpression"] == "cron(0 7 * * ? *)"
+    assert schedule["Target"]["Arn"] == machines[0]["stateMachineArn"]
+    assert schedule["Target"]["RoleArn"] == aws["iam"].get_role(RoleName="dt-scheduler")["Role"]["Arn"]
+    assert _archive_of(definition) == f"s3://test-lake-artefacts/{next(o['Key'] for o in listed if o['Key'].endswith('project.zip'))}"
+
+
+def _all_states(definition):
+    for name, state in definition["States"].items():
+        yield name
+        for branch in state.get("Branches", []):
+            yield from _all_states(branch)
 
 
 def test_second_deploy_changes_nothing(deploy_project, aws):
     root = deploy_project()
     _deploy(root, aws)
-    before = _triggers(aws["glue"])
+    before = _machine(aws)
     lines: list[str] = []
     outcome = _deploy(root, aws, lines)
     assert outcome.stack == "unchanged"
     assert outcome.uploaded == 0
-    assert outcome.counts() == {"create": 0, "update": 0, "delete": 0, "unchanged": 8}
+    assert outcome.counts() == {"create": 0, "update": 0, "delete": 0, "unchanged": 4}
     assert "stack dt-platform: no changes" in lines
-    assert lines[-1] == "glue: 0 created, 0 updated, 0 deleted, 8 unchanged"
-    assert _triggers(aws["glue"]) == before
+    assert "glue: 0 created, 0 updated, 0 deleted, 4 unchanged" in lines
+    assert "  unchanged state machine          dt" in lines
+    assert "  unchanged schedule               dt-pipeline  (cron(0 7 * * ? *))" in lines
+    assert _machine(aws) == before
 
 
-def test_changed_schedule_updates_its_trigger(deploy_project, aws):
+def test_changed_schedule_updates_the_schedule_and_the_build(deploy_project, aws):
     _deploy(deploy_project(), aws)
-    outcome = _deploy(deploy_project(schedule="cron(30 5 ? * MON-FRI *)"), aws)
+    lines: list[str] = []
+    outcome = _deploy(deploy_project(schedule="cron(30 5 ? * MON-FRI *)"), aws, lines)
     changed = [(c.action, c.name, c.fields) for c in outcome.changes if c.action != "unchanged"]
-    # the schedule, the start trigger's description, and the project archive (new spec text)
-    assert ("update", "dt-start", ["Schedule", "Description"]) in changed
-    assert [c for c in changed if c[1] != "dt-start"] == [("update", "dt", ["DefaultArguments"])]
-    assert _triggers(aws["glue"])["dt-start"]["Schedule"] == "cron(30 5 ? * MON-FRI *)"
+    assert changed == [("update", "dt", ["DefaultArguments"])]  # the new project archive
+    assert "  update    schedule               dt-pipeline  (cron(30 5 ? * MON-FRI *))" in lines
+    assert "  update    state machine          dt" in lines
+    assert aws["scheduler"].get_schedule(Name="dt-pipeline")["ScheduleExpression"] == "cron(30 5 ? * MON-FRI *)"
     assert outcome.stack == "unchanged"
 
 
-def test_removed_spec_removes_its_trigger(deploy_project, aws):
+def test_removed_spec_leaves_the_state_machine(deploy_project, aws):
     _deploy(deploy_project(), aws)
-    outcome = _deploy(deploy_project(with_gold=False), aws)
-    assert [(c.action, c.name) for c in outcome.changes if c.action == "delete"] == [("delete", "dt-run-gold.daily")]
-    assert set(_triggers(aws["glue"])) == {"dt-start", "dt-run-silver.events"}
+    _deploy(deploy_project(with_gold=False), aws)
+    assert not [k for k in _all_states(_machine(aws)) if k.startswith("gold.daily")]
     assert [j["Name"] for j in aws["glue"].get_jobs()["Jobs"]] == ["dt"]
+
+
+class _FailingSwitch:
+    """The Step Functions client of a deploy that dies at its last step (the switch)."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def update_state_machine(self, **_kwargs):
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}, "UpdateStateMachine")
+
+
+def test_failed_deploy_leaves_the_previous_build_in_force(deploy_project, aws):
+    _deploy(deploy_project(), aws)
+    before = _machine(aws)
+    old_archive = _archive_of(before)
+    with pytest.raises(ClientError, match="injected"):
+        _deploy(deploy_project(schedule="cron(30 5 ? * MON-FRI *)"), {**aws, "stepfunctions": _FailingSwitch(
+            aws["stepfunctions"])})
+    assert _machine(aws) == before  # still the previous definition, naming the previous build
+    bucket, _, key = old_archive.removeprefix("s3://").partition("/")
+    assert aws["s3"].head_object(Bucket=bucket, Key=key)["Metadata"]["sha256"][:16] == key.split("/")[2]
+    archives = [o["Key"] for o in aws["s3"].list_objects_v2(Bucket=bucket, Prefix="dt/artefacts/")["Contents"]
+                if o["Key"].endswith("project.zip")]
+    assert len(archives) == 2  # the new build was uploaded beside the one in force, not over it
+    assert aws["scheduler"].get_schedule(Name="dt-pipeline")["ScheduleExpression"] == "cron(0 7 * * ? *)"
+    # running the deploy again finishes it
+    _deploy(deploy_project(schedule="cron(30 5 ? * MON-FRI *)"), aws)
+    assert _archive_of(_machine(aws)) != old_archive
+
+
+def test_bad_schedule_is_refused_before_aws_is_called(deploy_project, aws, monkeypatch):
+    root = deploy_project()
+    silver = root / "pipelines" / "silver_events.yaml"
+    silver.write_text(silver.read_text() + "schedule: cron(0 8 * * ? *)\n", encoding="utf-8")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: a call would fail
+    with pytest.raises(SpecError, match=r"pipelines/silver_events.yaml:6: silver.events has a schedule but reads "
+                                        r"bronze.events"):
+        _deploy(root, {})
+    assert not (root / "build" / "platform.json").exists()
 
 
 def test_warehouse_connection_secret_made_from_the_generated_password(deploy_project, aws):
@@ -151,7 +222,27 @@ def test_dry_run_calls_no_aws(deploy_project, monkeypatch):
     outcome = deploy(ws.project, ws.graph, dry_run=True, say=lines.append)
     assert outcome.template == root / "build" / "deploy" / "platform.template.json"
     assert outcome.template.is_file()
-    assert outcome.counts()["create"] == 8
+    assert outcome.counts()["create"] == 4
     assert lines[1].startswith("glue plan (dry run: AWS not called")
-    assert "dt-start  — starts bronze.events on cron(0 7 * * ? *)" in lines[7]
+    assert lines[-2] == ("state machine dt: 3 Glue job runs per pipeline run, at most 2 at once: "
+                         "bronze.events → silver.events → gold.daily")
+    assert lines[-1] == "schedule dt-pipeline: cron(0 7 * * ? *)"
     assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
+
+
+def test_run_on_aws_starts_an_execution_from_the_operators_machine(deploy_project, aws, capsys):
+    from engine.cli import main
+
+    root = deploy_project()
+    _deploy(root, aws)
+    assert main(["run", "--profile", "aws", "--select", "silver.events+", "--project-dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "started on AWS: pipeline run " in out and ": 2 spec(s)" in out
+    arn = aws["stepfunctions"].list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    [execution] = aws["stepfunctions"].list_executions(stateMachineArn=arn)["executions"]
+    started = json.loads(aws["stepfunctions"].describe_execution(executionArn=execution["executionArn"])["input"])
+    assert started == {"run_id": execution["name"], "all": False,
+                       "only": {"silver__events": True, "gold__daily": True}}
+    # a reload of a run that is still executing is refused
+    assert main(["run", "--resume", execution["name"], "--profile", "aws", "--project-dir", str(root)]) == 2
+    assert "is still running on AWS" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def pg(postgres, sql):
         return conn.execute(sql).fetchall()
 
 
-def test_source_load_is_idempotent(clean_db, capsys):
+def test_source_load_is_idempotent(clean_db, spark, capsys):
     args = ["source", "load", "--profile", "postgres", "--project-dir", str(ROOT), "--var", f"raw_dir={RAW}"]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -42,6 +42,18 @@ def test_source_load_is_idempotent(clean_db, capsys):
     # the quoted newline and the bad byte arrive as the CSV reader sees them
     names = {r[0] for r in pg(clean_db, 'select "ITEM_NAME" from source.order_items')}
     assert "Chipotle\nBowl" in names and "Caf\ufffd Latte" in names
+    # an independent CSV parser agrees on every field: PostgreSQL's own COPY ... FORMAT csv
+    csv = RAW / "order_items.csv"
+    header = csv.read_text(encoding="utf-8", errors="replace").splitlines()[0].split(",")
+    with psycopg.connect(**clean_db) as conn:
+        conn.execute("create table reference (" + ", ".join(f'"{h}" text' for h in header) + ")")
+        with conn.cursor().copy("copy reference from stdin with (format csv, header true)") as copy:
+            copy.write(csv.read_text(encoding="utf-8", errors="replace").encode("utf-8"))
+        cols = ", ".join(f'"{h}"' for h in header)
+        reference = conn.execute(f"select {cols} from reference order by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10").fetchall()
+        loaded = conn.execute(f"select {cols} from source.order_items order by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10").fetchall()
+    assert loaded == reference
+    assert [r[0] for r in first] == list(range(14))  # _row_id: the position in the file, contiguous
 
 
 def test_jdbc_bronze_and_publish_match_the_local_run(clean_db, spark, tmp_path, capsys):

@@ -19,9 +19,9 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from engine.errors import TerminalError, TransientError, UsageError
+from engine.errors import QueryFailed, TerminalError, TransientError
 from engine.io.lake import TableVersion
-from engine.io.redshift import RedshiftWarehouse, classify, copy_sql, create_table_sql
+from engine.io.redshift import CopySource, RedshiftWarehouse, classify, copy_sql, create_table_sql
 from engine.spec.models import WarehouseHints
 from engine.spec.project import RedshiftWarehouse as RedshiftConfig
 from engine.spec.secrets import EnvSecretProvider
@@ -326,7 +326,7 @@ def test_query_returns_columns_and_rows_and_never_commits():
     assert conn.log == ["SELECT layer, n FROM t", "ROLLBACK", "CLOSE"]
     bad = FakeConnection(fail_on="SELECT", error=redshift_connector.ProgrammingError(
         {"C": "42P01", "M": 'relation "gold.nope" does not exist'}))
-    with pytest.raises(UsageError) as err:
+    with pytest.raises(QueryFailed) as err:
         RedshiftWarehouse(config(), SECRETS, connect=bad.connect).query("SELECT * FROM gold.nope")
     assert str(err.value) == 'query failed: relation "gold.nope" does not exist (SQLSTATE 42P01)'
     assert bad.log[-2:] == ["ROLLBACK", "CLOSE"]
@@ -352,9 +352,9 @@ def test_stage_uploads_parquet_files_encrypted_and_is_idempotent(tmp_path, s3):
     table = version(tmp_path, table="gold.sales", v=12)
     counting = CountingS3(s3)
     wh = RedshiftWarehouse(config(staging_prefix="/stage/rs/"), SECRETS, s3_client=lambda: counting)
-    uri = wh.stage(table)
+    (source,) = wh.stage(table)
     prefix = "stage/rs/gold/sales/v000012/"
-    assert uri == f"s3://{BUCKET}/{prefix}"
+    assert source == CopySource(f"s3://{BUCKET}/{prefix}")
     local = {"part-00000-abc.snappy.parquet", "sub/part-00001-abc.snappy.parquet"}
     assert staged(s3) == {prefix + rel: (tmp_path / "lake/gold/sales/v000012" / rel).stat().st_size for rel in local}
     for key in staged(s3):
@@ -366,7 +366,7 @@ def test_stage_uploads_parquet_files_encrypted_and_is_idempotent(tmp_path, s3):
     counting.uploads.clear()
     s3.put_object(Bucket=BUCKET, Key=prefix + "stray.parquet", Body=b"x")
     s3.put_object(Bucket=BUCKET, Key="stage/rs/gold/sales/v000120/keep.parquet", Body=b"x")
-    assert wh.stage(table) == uri
+    assert wh.stage(table) == [source]
     assert counting.uploads == []  # already there: nothing uploaded again
     assert set(staged(s3, prefix)) == {prefix + rel for rel in local}  # the stray object is gone
     assert "stage/rs/gold/sales/v000120/keep.parquet" in staged(s3)  # v12's prefix never matches v120
@@ -392,18 +392,18 @@ def test_partitioned_versions_are_staged_with_their_partition_columns(tmp_path, 
     table = TableVersion(table="gold.daily", version=1, path=str(root), rows=2, columns=COLUMNS,
                          partition_by=["order_date", "is_paid"])
     wh = RedshiftWarehouse(config(), SECRETS, s3_client=lambda: s3)
-    uri = wh.stage(table)
+    (source,) = wh.stage(table)
     keys = sorted(staged(s3))
     assert keys == [f"redshift-staging/gold/daily/v000001/{f}/part-0.parquet" for f in
                     ["order_date=1999-12-31/is_paid=__HIVE_DEFAULT_PARTITION__", "order_date=2024-02-29/is_paid=true"]]
-    assert uri == f"s3://{BUCKET}/redshift-staging/gold/daily/v000001/"
+    assert source == CopySource(f"s3://{BUCKET}/redshift-staging/gold/daily/v000001/")
     back = [pq.read_table(io.BytesIO(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())) for k in keys]
     assert [t.column_names for t in back] == [[c["name"] for c in COLUMNS]] * 2  # COPY maps by position
     assert back[1].to_pylist() == data.slice(0, 1).to_pylist()
     assert back[0].to_pylist()[0] == {**data.slice(1, 1).to_pylist()[0], "is_paid": None}
     assert back[1].schema.field("amount").type == pa.decimal128(12, 2)
     assert back[1].schema.field("ordered_at").type == pa.timestamp("us")
-    assert wh.stage(table) == uri and sorted(staged(s3)) == keys  # idempotent here too
+    assert wh.stage(table) == [source] and sorted(staged(s3)) == keys  # idempotent here too
 
 
 def test_staging_errors_are_classified(tmp_path, s3):

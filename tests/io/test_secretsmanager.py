@@ -75,3 +75,15 @@ def test_throttling_that_persists_is_transient():
     with pytest.raises(RunError) as err:
         SecretsManagerProvider("app/", sm=client, wait_seconds=0).get("db")
     assert err.value.transient and client.calls == 4
+
+
+def test_a_field_of_a_json_secret():
+    import json
+
+    with mock_aws():
+        sm = boto3.client("secretsmanager", region_name="us-east-1")
+        sm.create_secret(Name="medallion/rds_source", SecretString=json.dumps({"username": "etl", "password": "p@ss"}))
+        provider = SecretsManagerProvider("medallion/", sm=sm)
+        assert provider.get("rds_source.password") == "p@ss" and provider.get("rds_source.username") == "etl"
+        with pytest.raises(SpecError, match="nor a field 'pwd' in the JSON secret 'medallion/rds_source'"):
+            provider.get("rds_source.pwd")

@@ -1,0 +1,1 @@
+"""Authoring tools that run specs on a few rows: unit tests (``medallion test``) and preview."""

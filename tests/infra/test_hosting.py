@@ -1,0 +1,301 @@
+"""Issue 24: the dashboards on AWS, asserted on the template; the image's command run for real.
+
+Every listener and rule is walked: a request reaches the target group only after a sign-in
+action that sends unauthenticated users to the identity provider.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from engine.errors import UsageError
+from engine.run.workspace import Workspace
+from engine.spec.project import DeployOidc, load_project
+from infra.deployer import deploy
+from infra.target import Target, target_for
+from infra.template import build_template
+from infra.template_hosting import HEALTH, missing_hosting_settings
+from infra.template_iam import KEY_ARN
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "infra" / "Dockerfile"
+READY = {"MEDALLION_CERTIFICATE_ARN": "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+         "MEDALLION_DASHBOARDS_DOMAIN": "dashboards.corp.test",
+         "MEDALLION_ALB_SUBNET_IDS": "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb"}
+
+
+@pytest.fixture(scope="module")
+def template():
+    return build_template(target_for(load_project(ROOT, "aws", env=READY)))
+
+
+def _of_type(template, kind):
+    return {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def _reaches_target_group_unauthenticated(actions) -> bool:
+    """True when some forward happens with no earlier authenticate action that demands sign-in."""
+    signed_in = False
+    for action in sorted(actions, key=lambda a: a.get("Order", 0)):
+        kind = action["Type"]
+        if kind in ("authenticate-cognito", "authenticate-oidc"):
+            config = action.get("AuthenticateCognitoConfig") or action.get("AuthenticateOidcConfig")
+            signed_in = config.get("OnUnauthenticatedRequest", "authenticate") == "authenticate"
+        elif kind == "forward" or "TargetGroupArn" in action:
+            return not signed_in
+        elif kind in ("redirect", "fixed-response"):
+            return False
+    return False
+
+
+def _walk_listeners(template):
+    listeners = _of_type(template, "AWS::ElasticLoadBalancingV2::Listener")
+    rules = _of_type(template, "AWS::ElasticLoadBalancingV2::ListenerRule")
+    return listeners, rules
+
+
+def test_no_unauthenticated_path_reaches_the_app(template):
+    listeners, rules = _walk_listeners(template)
+    assert set(listeners) == {"HttpsListener", "HttpListener"}
+    for name, props in listeners.items():
+        assert not _reaches_target_group_unauthenticated(props["DefaultActions"]), name
+    for name, props in rules.items():
+        assert not _reaches_target_group_unauthenticated(props["Actions"]), name
+    https = listeners["HttpsListener"]
+    assert (https["Protocol"], https["Port"]) == ("HTTPS", 443)
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["Certificates"] == [{"CertificateArn": READY["MEDALLION_CERTIFICATE_ARN"]}]
+    first, second = sorted(https["DefaultActions"], key=lambda a: a["Order"])
+    assert first["Type"] == "authenticate-cognito"
+    assert first["AuthenticateCognitoConfig"]["UserPoolArn"] == {"Fn::GetAtt": ["UserPool", "Arn"]}
+    assert second == {"Type": "forward", "Order": 2, "TargetGroupArn": {"Ref": "DashboardsTargetGroup"}}
+    http = listeners["HttpListener"]
+    (redirect,) = http["DefaultActions"]
+    assert redirect["Type"] == "redirect"
+    assert (redirect["RedirectConfig"]["Protocol"], redirect["RedirectConfig"]["Port"]) == ("HTTPS", "443")
+
+
+def test_the_walker_catches_an_open_path():
+    forward = {"Type": "forward", "Order": 1, "TargetGroupArn": {"Ref": "T"}}
+    assert _reaches_target_group_unauthenticated([forward])
+    allow = {"Type": "authenticate-oidc", "Order": 1, "AuthenticateOidcConfig": {"OnUnauthenticatedRequest": "allow"}}
+    assert _reaches_target_group_unauthenticated([allow, {**forward, "Order": 2}])
+
+
+def test_cognito_pool_is_invite_only(template):
+    pool = _of_type(template, "AWS::Cognito::UserPool")["UserPool"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert "https://dashboards.corp.test" in pool["AdminCreateUserConfig"]["InviteMessageTemplate"]["EmailMessage"]
+    client = _of_type(template, "AWS::Cognito::UserPoolClient")["UserPoolClient"]
+    assert client["CallbackURLs"] == ["https://dashboards.corp.test/oauth2/idpresponse"]
+    assert client["GenerateSecret"] is True and client["AllowedOAuthFlows"] == ["code"]
+    assert template["Outputs"]["DashboardsUserPoolId"]["Value"] == {"Ref": "UserPool"}
+
+
+def test_external_idp_replaces_the_pool():
+    base = target_for(load_project(ROOT, "aws", env=READY))
+    oidc = DeployOidc(issuer="https://idp.corp.test", authorization_endpoint="https://idp.corp.test/authorize",
+                      token_endpoint="https://idp.corp.test/token", user_info_endpoint="https://idp.corp.test/userinfo",
+                      client_id="dashboards")
+    hosting = base.config.hosting.model_copy(update={"oidc": oidc})
+    template = build_template(Target(base.project, base.config.model_copy(update={"hosting": hosting})))
+    assert not _of_type(template, "AWS::Cognito::UserPool")
+    actions = _of_type(template, "AWS::ElasticLoadBalancingV2::Listener")["HttpsListener"]["DefaultActions"]
+    sign_in = sorted(actions, key=lambda a: a["Order"])[0]
+    assert sign_in["Type"] == "authenticate-oidc"
+    config = sign_in["AuthenticateOidcConfig"]
+    assert config["ClientSecret"] == "{{resolve:secretsmanager:medallion/dashboards/oidc_client_secret}}"
+    assert config["OnUnauthenticatedRequest"] == "authenticate" and config["Issuer"] == "https://idp.corp.test"
+    assert not _reaches_target_group_unauthenticated(actions)
+
+
+def test_service_is_private_and_health_checked(template):
+    group = _of_type(template, "AWS::ElasticLoadBalancingV2::TargetGroup")["DashboardsTargetGroup"]
+    assert (group["HealthCheckPath"], group["Port"], group["TargetType"]) == ("/_stcore/health", 8501, "ip")
+    service = _of_type(template, "AWS::ECS::Service")["DashboardsService"]
+    network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network == {"AssignPublicIp": "DISABLED", "Subnets": ["subnet-00000000000000000"],
+                       "SecurityGroups": [{"Fn::GetAtt": ["TasksSecurityGroup", "GroupId"]}]}
+    assert service["LaunchType"] == "FARGATE"
+    alb = _of_type(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Alb"]
+    assert alb["Subnets"] == ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    log = _of_type(template, "AWS::Logs::LogGroup")["DashboardsLogGroup"]
+    assert log["KmsKeyId"] == KEY_ARN
+    task = _of_type(template, "AWS::ECS::TaskDefinition")["DashboardsTask"]
+    (container,) = task["ContainerDefinitions"]
+    assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": "DashboardsLogGroup"}
+    assert container["ReadonlyRootFilesystem"] is True
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert env["MEDALLION_PROFILE"] == "aws_dashboards" and env["MEDALLION_DASHBOARDS_USER"] == "medallion_dashboards"
+
+
+def test_security_groups_alb_to_tasks_to_redshift_only(template):
+    groups = _of_type(template, "AWS::EC2::SecurityGroup")
+    assert "SecurityGroupIngress" not in groups["TasksSecurityGroup"]
+    ingress = [p for p in _of_type(template, "AWS::EC2::SecurityGroupIngress").values()
+               if p["GroupId"] == {"Fn::GetAtt": ["TasksSecurityGroup", "GroupId"]}]
+    assert ingress == [{"GroupId": {"Fn::GetAtt": ["TasksSecurityGroup", "GroupId"]}, "IpProtocol": "tcp",
+                        "FromPort": 8501, "ToPort": 8501,
+                        "SourceSecurityGroupId": {"Fn::GetAtt": ["AlbSecurityGroup", "GroupId"]},
+                        "Description": "the load balancer only"}]
+    egress = [p for p in _of_type(template, "AWS::EC2::SecurityGroupEgress").values()
+              if p["GroupId"] == {"Fn::GetAtt": ["TasksSecurityGroup", "GroupId"]}]
+    assert sorted((p["FromPort"], p.get("DestinationSecurityGroupId", p.get("CidrIp"))) for p in egress) == [
+        (443, "0.0.0.0/0"), (5439, "sg-00000000000000000")]
+    redshift_in = [p for p in _of_type(template, "AWS::EC2::SecurityGroupIngress").values()
+                   if p["GroupId"] == "sg-00000000000000000"]
+    assert [(p["FromPort"], p["SourceSecurityGroupId"]) for p in redshift_in] == [
+        (5439, {"Fn::GetAtt": ["TasksSecurityGroup", "GroupId"]})]
+    assert {r["FromPort"] for r in groups["AlbSecurityGroup"]["SecurityGroupIngress"]} == {80, 443}
+
+
+def test_task_role_reads_its_secret_and_decrypts_only(template):
+    role = _of_type(template, "AWS::IAM::Role")["DashboardsTaskRole"]
+    (policy,) = role["Policies"]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {"Sid": "ReadOwnSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+         "Resource": [{"Ref": "DashboardsPasswordSecret"}]},
+        {"Sid": "DecryptWithDataKey", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [KEY_ARN]}]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+
+
+def test_repository_and_build_project(template):
+    repo = _of_type(template, "AWS::ECR::Repository")["DashboardsRepository"]
+    assert repo["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert repo["ImageTagMutability"] == "IMMUTABLE"
+    assert repo["EncryptionConfiguration"] == {"EncryptionType": "KMS", "KmsKey": KEY_ARN}
+    build = _of_type(template, "AWS::CodeBuild::Project")["DashboardsImageBuild"]
+    assert build["Source"]["Type"] == "S3"
+    assert build["Source"]["Location"] == "medallion-lake-artefacts/medallion/artefacts/dashboards-image-context.zip"
+    assert "docker build --pull -f infra/Dockerfile" in build["Source"]["BuildSpec"]
+    tag = {v["Name"]: v["Value"] for v in build["Environment"]["EnvironmentVariables"]}["IMAGE_TAG"]
+    assert re.fullmatch(r"[0-9a-f]{16}", tag)
+    image = _of_type(template, "AWS::ECS::TaskDefinition")["DashboardsTask"]["ContainerDefinitions"][0]["Image"]
+    assert image == {"Fn::Join": ["", [{"Fn::GetAtt": ["DashboardsRepository", "RepositoryUri"]}, f":{tag}"]]}
+    assert template["Outputs"]["DashboardsImageTag"]["Value"] == tag
+
+
+def test_deploy_refuses_without_a_certificate_naming_the_variable():
+    ids = {"MEDALLION_VPC_ID": "vpc-0a1b2c3d4e5f60718", "MEDALLION_DB_ROUTE_TABLE_IDS": "rtb-0a1b2c3d4e5f60718",
+           "MEDALLION_DB_SUBNET_IDS": "subnet-0a1b2c3d4e5f60718", "MEDALLION_DB_SECURITY_GROUP_IDS": "sg-0a1b2c3d4e5f60718"}
+    assert "MEDALLION_CERTIFICATE_ARN" in missing_hosting_settings(target_for(load_project(ROOT, "aws", env=ids)))
+    one_subnet = {**READY, "MEDALLION_ALB_SUBNET_IDS": "subnet-0aaaaaaaaaaaaaaaa"}
+    assert "MEDALLION_ALB_SUBNET_IDS" in missing_hosting_settings(target_for(load_project(ROOT, "aws", env=one_subnet)))
+    assert missing_hosting_settings(target_for(load_project(ROOT, "aws", env=READY))) is None
+    assert missing_hosting_settings(target_for(load_project(ROOT, "aws", env={"MEDALLION_DASHBOARDS": "false"}))) is None
+    ws = Workspace.open(ROOT, "aws", [])
+    project = load_project(ROOT, "aws", env=ids)
+    with pytest.raises(UsageError, match="export MEDALLION_CERTIFICATE_ARN="):
+        deploy(project, ws.graph, dry_run=False, say=lambda line: None, aws={"never": "called"})
+
+
+def _cmd() -> list[str]:
+    line = next(l for l in DOCKERFILE.read_text().splitlines() if l.startswith("CMD "))
+    return json.loads(line[4:])
+
+
+def test_dockerfile_is_slim_nonroot_and_offline():
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
+    assert re.search(r"^USER 10001$", text, re.M)
+    assert "pip install --no-index --no-deps /tmp/wheels/*.whl" in text
+    assert "[dev]" not in text and "pytest" not in text
+    assert _cmd() == ["medallion", "dashboard", "--profile", "aws_dashboards", "--host", "0.0.0.0", "--port", "8501"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_the_image_command_serves_the_dashboards_on_every_interface(pg_database, tmp_path):
+    """The CMD of infra/Dockerfile, verbatim but for the port (tests never use fixed ones), on a
+    project whose aws_dashboards profile is the local PostgreSQL warehouse."""
+    config = yaml.safe_load((ROOT / "medallion.yaml").read_text())
+    config["default_profile"] = "aws_dashboards"
+    config["profiles"] = {"aws_dashboards": {
+        "lake": {"kind": "local", "root": str(tmp_path / "lake")},
+        "warehouse": {"kind": "postgres", "host": "127.0.0.1", "port": 5432, "database": pg_database["dbname"],
+                      "user": "postgres"},
+        "secrets": {"kind": "env", "prefix": "MEDALLION_SECRET_", "dev_defaults": {"card_hmac_key": "test-key"}}}}
+    (tmp_path / "medallion.yaml").write_text(yaml.safe_dump(config))
+    for folder in ("pipelines", "marts"):
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    port = _free_port()
+    argv = _cmd()
+    argv[argv.index("8501")] = str(port)
+    argv[0] = str(Path(sys.executable).with_name(argv[0]))
+    env = {**os.environ, "MEDALLION_PROJECT_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        body = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{HEALTH}", timeout=2) as response:
+                    body = response.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert body == "ok", proc.stdout.read() if proc.poll() is not None else "no answer"
+        listening = {c.laddr.ip for p in [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+                     for c in p.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+        assert listening & {"0.0.0.0", "::"}, listening
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_image_context_installs_offline_as_the_dockerfile_does(tmp_path):
+    import zipfile
+
+    from infra.image import build_context
+    from infra.wheels import build_wheel_bytes
+
+    dep = tmp_path / "alpha-1.0-py3-none-any.whl"
+    dep.write_bytes(build_wheel_bytes("alpha", "1.0", {"alpha/__init__.py": b""}, []))
+    target = target_for(load_project(ROOT, "aws", env=READY))
+    context = build_context(target, [dep])
+    assert context == build_context(target, [dep])  # reproducible: same files, same bytes
+    path = tmp_path / "context.zip"
+    path.write_bytes(context)
+    out = tmp_path / "context"
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        archive.extractall(out)
+    assert {"infra/Dockerfile", "wheels/medallion-0.1.0-py3-none-any.whl",
+            "wheels/medallion_dashboards-0.1.0-py3-none-any.whl", "wheels/alpha-1.0-py3-none-any.whl",
+            "project/medallion.yaml"} <= names
+    assert any(n.startswith("project/marts/") for n in names)
+    # the Dockerfile's RUN line, into a folder instead of the image's site-packages
+    site = tmp_path / "site"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                           "--no-index", "--no-deps", "--target", str(site), *sorted(map(str, (out / "wheels").glob("*.whl")))],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (site / "engine" / "cli.py").exists() and (site / "dashboards" / "app.py").exists()
+    probe = ("import sys; sys.path[:0] = [sys.argv[1]]; from importlib.metadata import entry_points; "
+             "print(sorted(e.value for e in entry_points(group='medallion.commands')))")
+    listed = subprocess.run([sys.executable, "-S", "-c", probe, str(site)], capture_output=True, text=True,
+                            env={"PATH": os.environ["PATH"]})
+    assert listed.stdout.strip() == "['dashboards.cli:register']", listed.stderr
