@@ -1,4 +1,5 @@
-"""The extra blocks a page may declare: ``note``, ``signal_check``, ``model_report``.
+"""The extra blocks a page may declare: ``note``, ``signal_check``, ``model_report``,
+``rule_vs_model``.
 
 Why blocks instead of per-page Python: what makes one page special (a plainly stated fact about
 the data, a fitted model's report) is declared in its YAML and drawn by generic
@@ -16,7 +17,7 @@ import streamlit as st
 from dashboards import context
 from dashboards.filters import Where
 from dashboards.formatting import humanize, show
-from dashboards.schema import ModelReport, Note, SignalCheck
+from dashboards.schema import ModelReport, Note, RuleVsModel, SignalCheck
 from dashboards.sql import ident, portable
 
 
@@ -28,6 +29,28 @@ def render_block(block: Any, table: str, spec: str, where: Where, columns: dict[
         _signal(block, table, where, columns)
     elif isinstance(block, ModelReport):
         _model_report(block, spec)
+    elif isinstance(block, RuleVsModel):
+        _rule_vs_model(block, table, where, columns)
+
+
+def _rule_vs_model(block: RuleVsModel, table: str, where: Where, columns: dict[str, Any]) -> None:
+    """The rule's answer and the model's, side by side, labelled, with the sentence on why they differ."""
+    vocabulary = context.vocabulary()
+    st.markdown(f"**{block.title}**")
+    cols = st.columns(2)
+    for col, side in zip(cols, (block.rule, block.model)):
+        if side.table:  # another page's table: the whole table, this page's filters do not apply
+            value = _scalar(side.value, side.table, Where(), {})
+        else:
+            value = _scalar(side.value, table, where, columns)
+        term, item = vocabulary.term(side.term)
+        meaning = (item.means if item and item.means else None) or (term.means if term else None)
+        col.metric(side.label, show(value, block.format), border=True,
+                   help=(meaning + "\n\n" if meaning else "") + f"`{side.value}`"
+                   + (f" on `{side.table}`" if side.table else ""))
+    sentence = block.difference or vocabulary.contrast(block.rule.term, block.model.term)
+    if sentence:
+        st.caption(f"**Why they differ:** {sentence}")
 
 
 def _scalar(expr: str, table: str, where: Where, columns: dict[str, Any]) -> Any:

@@ -1,8 +1,9 @@
 """Which pages exist: one per spec with a ``dashboard:`` block, in the graph's order.
 
 Why from the graph: the same specs the run executes define the pages, so a new mart YAML is a
-new page. A block that does not validate becomes a page showing its errors (file and key),
-so one broken YAML never takes the other pages down. ``part_of`` makes a spec a section of
+new page. A block that does not validate becomes a page showing its errors (``file:line:
+message``, the same lines ``medallion validate`` prints), so one broken YAML never takes the
+other pages down. ``part_of`` makes a spec a section of
 another spec's page (supporting tables read next to their main mart).
 """
 
@@ -13,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dashboards.schema import Dashboard, DashboardError, check_columns, parse_dashboard
+from dashboards.schema import Dashboard
+from dashboards.validate import blocks_of, check_board, parse_block
+from dashboards.vocabulary import Vocabulary
 
 
 @dataclass
@@ -40,33 +43,35 @@ class PageSpec:
         return self.board.title if self.board else self.table
 
 
-def load_pages(graph: Any, root: Path) -> list[PageSpec]:
+def load_pages(graph: Any, root: Path, vocabulary: Vocabulary | None = None) -> list[PageSpec]:
     """Top-level pages (with their sections) from every spec that has a dashboard block."""
+    from engine.errors import SpecError, SpecErrors
+
+    vocabulary = vocabulary or Vocabulary()
     found: list[tuple[int, int, PageSpec]] = []
-    for index, (name, loaded) in enumerate(graph.specs.items()):
+    for index, (name, loaded) in enumerate(blocks_of(graph)):
         spec = loaded.spec
-        if not spec.dashboard:
-            continue
-        path = Path(loaded.path)
-        where = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-        page = PageSpec(name=name, table=spec.output.table, path=path, description=spec.description,
-                        columns=dict(spec.columns))
+        page = PageSpec(name=name, table=spec.output.table, path=Path(loaded.path),
+                        description=spec.description, columns=dict(spec.columns))
         try:
-            page.board = parse_dashboard(spec.dashboard, where)
-            check_columns(page.board, list(spec.columns), where)
-        except DashboardError as exc:
-            page.error = str(exc)
+            page.board = parse_block(spec.dashboard, loaded.doc)
+        except SpecError as exc:
+            page.error = "\n".join(str(e) for e in (exc.errors if isinstance(exc, SpecErrors) else [exc]))
         order = page.board.order if page.board and page.board.order is not None else 1000
         found.append((order, index, page))
     found.sort(key=lambda t: (t[0], t[1]))
     pages = [p for _, _, p in found]
+    targets = [p.table for p in pages if p.board and not p.board.part_of]
+    for page in pages:
+        if page.board:
+            errors = check_board(page.board, list(page.columns), graph.specs[page.name].doc, targets, vocabulary)
+            if errors:
+                page.error = "\n".join(str(e) for e in errors)
     by_table = {p.table: p for p in pages}
     top = []
     for page in pages:
         parent = by_table.get(page.board.part_of) if page.board and page.board.part_of else None
-        if page.board and page.board.part_of and parent is None:
-            page.error = f"{page.path.name}: dashboard.part_of: no page for '{page.board.part_of}'"
-        if parent is not None and parent is not page:
+        if parent is not None and parent is not page and not page.error:
             parent.sections.append(page)
         else:
             top.append(page)

@@ -1,38 +1,50 @@
-"""One Altair chart per ``charts:`` entry: the query it needs and how it is drawn.
+"""One chart per ``charts:`` entry: the queries it needs and the guards that keep it honest.
 
 Why queries per chart: the warehouse aggregates (a daily table of years rolls up to weeks in
 SQL), so the browser only receives what it draws. ``y`` decides the query: a column is plotted
 row by row, an aggregate is grouped by x (and color), ``avg_daily(e)`` averages the daily
-``sum(e)`` per x (uplift charts), and a list of aggregates draws one series each.
+``sum(e)`` per x, and a list of aggregates draws one series each. Around it, by default:
+group sizes on every comparison (small groups greyed, or left out of a ranking), per-day
+normalisation when asked, partial first/last periods marked, categories with no rows drawn as
+0 rather than vanishing, and a chart with nothing to draw omitted with a note.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
-import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboards import context
+from dashboards.chart_models import AVG_DAILY, GroupSize, is_column
 from dashboards.filters import Where
-from dashboards.formatting import AXIS, TOOLTIP, expr_format, humanize
-from dashboards.schema import AVG_DAILY, Chart, is_column
 from dashboards.sql import Sql, ident, portable, trunc
 
 ROW_LIMIT = 5000
 SCATTER_LIMIT = 3000
-MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 HIST_LIMIT = 200_000
-HEIGHT = 300
+PERIOD_DAYS = {"day": 1, "week": 7}
 
 
-def _x(chart: Chart, grain: str | None) -> str:
+@dataclass
+class Prepared:
+    """What a chart draws: its rows and what the reader must be told about them."""
+
+    frame: pd.DataFrame
+    grain: str | None = None
+    notes: list[str] = field(default_factory=list)
+    sizes: GroupSize | None = None  # group sizes drawn on the labels (frame column "n")
+    partial: list[Any] = field(default_factory=list)  # x values of partial periods
+
+
+def _x(chart: Any, grain: str | None) -> str:
     return trunc(grain, chart.x) if grain else (ident(chart.x) if is_column(chart.x) else chart.x)
 
 
-def chart_query(chart: Chart, table: str, where: Where, columns: list[str], dialect: str,
+def chart_query(chart: Any, table: str, where: Where, columns: list[str], dialect: str,
                 grain: str | None = None, time: str | None = None) -> Sql:
     """The SQL that feeds ``chart`` under the current filters."""
     cond = where.sql(columns, extra=[portable(chart.where, dialect)] if chart.where else None)
@@ -44,35 +56,42 @@ def chart_query(chart: Chart, table: str, where: Where, columns: list[str], dial
     if chart.type == "heatmap":
         return (f"SELECT {_x(chart, None)} AS x, {ident(chart.y)} AS y, {portable(chart.value, dialect)} AS v"
                 + src + cond + " GROUP BY 1, 2")
-    if chart.compare == "year_over_year":
+    if chart.opt("compare") == "year_over_year":
         col = ident(chart.x)
         return (f"SELECT CAST(extract(year FROM {col}) AS INTEGER) AS series, "
                 f"CAST(extract(month FROM {col}) AS INTEGER) AS x, {portable(ys[0], dialect)} AS y0"
                 + src + cond + " GROUP BY 1, 2 ORDER BY 1, 2")
     color = f", {ident(chart.color)} AS color" if chart.color else ""
-    size = f", {ident(chart.size)} AS size" if chart.size else ""
+    size = f", {ident(chart.size)} AS size" if chart.opt("size") else ""
+    label = f", {ident(chart.label)} AS label" if chart.opt("label") else ""
     daily = AVG_DAILY.match(ys[0]) if len(ys) == 1 else None
+    keys = 1 + bool(chart.color) + bool(label)
+    group = " GROUP BY " + ", ".join(str(i) for i in range(1, keys + 1))
     if daily:
         if not time:
             raise ValueError("avg_daily(...) needs the page's `time:` column")
-        inner = (f"SELECT {ident(time)} AS t, {_x(chart, grain)} AS x{color}, "
+        inner = (f"SELECT {ident(time)} AS t, {_x(chart, grain)} AS x{color}{label}, "
                  f"sum({portable(daily.group('inner'), dialect)}) AS v" + src + cond
-                 + " GROUP BY 1, 2" + (", 3" if chart.color else ""))
-        sql = Sql("SELECT x" + (", color" if chart.color else "") + ", avg(v) AS y0 FROM (") + inner + \
-            ") d GROUP BY x" + (", color" if chart.color else "")
+                 + " GROUP BY " + ", ".join(str(i) for i in range(1, keys + 2)))
+        outer = ", ".join(["x"] + (["color"] if chart.color else []) + (["label"] if label else []))
+        sql = Sql(f"SELECT {outer}, avg(v) AS y0 FROM (") + inner + f") d GROUP BY {outer}"
     elif len(ys) == 1 and is_column(ys[0]):
-        sql = (f"SELECT {_x(chart, grain)} AS x, {ident(ys[0])} AS y0{color}{size}" + src + cond)
+        sql = f"SELECT {_x(chart, grain)} AS x, {ident(ys[0])} AS y0{color}{size}{label}" + src + cond
     else:
-        aggs = ", ".join(f"{portable(y, dialect)} AS y{i}" for i, y in enumerate(ys))
-        sql = (f"SELECT {_x(chart, grain)} AS x{color}, {aggs}" + src + cond
-               + " GROUP BY 1" + (", 2" if chart.color else ""))
-    order = {"x": "x", "-x": "x DESC", "y": "y0", "-y": "y0 DESC"}.get(chart.sort or "")
+        per_day = f" / nullif(count(DISTINCT CAST({ident(time)} AS DATE)), 0)" if chart.opt("per_day") else ""
+        if per_day and not time:
+            raise ValueError("per_day needs the page's `time:` column")
+        aggs = ", ".join(f"({portable(y, dialect)}){per_day} AS y{i}" for i, y in enumerate(ys))
+        sql = f"SELECT {_x(chart, grain)} AS x{color}{label}, {aggs}" + src + cond + group
+    order = {"x": "x", "-x": "x DESC", "y": "y0", "-y": "y0 DESC"}.get(chart.opt("sort") or "")
     if chart.type in ("line", "area") and not order:
         order = "x"
     if chart.type == "scatter" and not order:
         order = "random()"
-    limit = chart.top or (SCATTER_LIMIT if chart.type == "scatter" else
-                          ROW_LIMIT if len(ys) == 1 and is_column(ys[0]) else None)
+    limit = chart.opt("top") or (SCATTER_LIMIT if chart.type == "scatter" else
+                                 ROW_LIMIT if len(ys) == 1 and is_column(ys[0]) else None)
+    if chart.opt("top") and chart.opt("n") is not None:
+        limit = None  # the ranking is cut after small groups are set aside
     return sql + (f" ORDER BY {order}" if order else "") + (f" LIMIT {limit}" if limit else "")
 
 
@@ -80,187 +99,189 @@ def _and(cond: Sql, text: str) -> str:
     return (" AND " if cond.text else " WHERE ") + text
 
 
-def render_chart(chart: Chart, table: str, where: Where, columns: dict[str, Any], key: str,
-                 time: str | None = None) -> None:
-    """Draw one chart (with its grain switch) inside the current container."""
-    title = chart.title or f"{humanize(chart.ys[0] if chart.ys else chart.x)} by {humanize(chart.x)}"
-    st.markdown(f"**{title}**", help=chart.help)
-    grain = None
-    if chart.grain:
-        grain = st.segmented_control("Grain", chart.grain, default=chart.grain[0], key=f"{key}:grain",
-                                     label_visibility="collapsed") or chart.grain[0]
-    frame = context.query(chart_query(chart, table, where, list(columns), context.dialect(), grain, time))
+def sizes_query(chart: Any, sizes: GroupSize, table: str, where: Where, columns: list[str], dialect: str) -> Sql:
+    """Each x group's size (``n``) under the same filters as the chart."""
+    cond = where.sql(columns, extra=[portable(chart.where, dialect)] if chart.where else None)
+    if is_column(sizes.count):  # a table with one row per group carries its own size
+        return f"SELECT {_x(chart, None)} AS x, max({ident(sizes.count)}) AS n FROM {ident(table)}" + cond + \
+            " GROUP BY 1"
+    return f"SELECT {_x(chart, None)} AS x, {portable(sizes.count, dialect)} AS n FROM {ident(table)}" + cond + \
+        " GROUP BY 1"
+
+
+def is_time(chart: Any, columns: dict[str, Any], grain: str | None) -> bool:
+    """Whether x is a time axis (a grain, a period table or a date column)."""
+    return bool(grain or chart.opt("period") or getattr(columns.get(chart.x), "format", None) in ("date", "datetime"))
+
+
+def compares_groups(chart: Any, columns: dict[str, Any]) -> bool:
+    """A bar chart over categories that compares groups (an aggregate per group, or declared sizes);
+    a ranking of single rows (one bar per customer) has no group size."""
+    grouped = chart.opt("n") is not None or not all(is_column(y) for y in chart.ys)
+    return chart.type == "bar" and grouped and not chart.opt("grain") and not is_time(chart, columns, None)
+
+
+def prepare(chart: Any, page: Any, where: Where, grain: str | None, min_group: int) -> Prepared | str:
+    """The chart's rows and notes, or the sentence saying why it is omitted."""
+    table, columns, time = page.table, page.columns, page.board.time
+    dialect = context.dialect()
+    if chart.only_if:
+        ok = context.query(Sql(f"SELECT {portable(chart.only_if, dialect)} AS ok FROM {ident(table)}"))
+        if not len(ok) or not bool(ok.iloc[0, 0]):
+            return chart.omitted or "the data has nothing for it"
+    frame = context.query(chart_query(chart, table, where, list(columns), dialect, grain, time))
+    prepared = Prepared(frame, grain)
+    if chart.type != "histogram" and chart.ys and not frame.empty:
+        values = frame[[c for c in frame.columns if c.startswith("y") and c[1:].isdigit()]]
+        if len(values.columns) and values.isna().all(axis=None):
+            return "no values for the current filters"
     if frame.empty:
-        st.info("No rows for the current filters.")
-        return
-    fmt = chart.format or (expr_format(chart.ys[0], columns) if chart.ys else None)
-    if chart.type == "histogram":
-        fmt = chart.format or expr_format(chart.x, columns)
-    st.altair_chart(build(chart, frame, fmt, columns, grain), width="stretch")
-    notes = []
-    if chart.moving_average and grain not in (None, "day"):
-        notes.append("moving averages are drawn at day grain")
-    if grain:
-        notes.append(f"the first and last {grain} may be partial")
+        return "no rows for the current filters"
+    if chart.opt("x_order") and not grain:
+        _fill_categories(prepared, chart)
+    if compares_groups(chart, columns):
+        _group_sizes(prepared, chart, page, where, min_group)
+        if prepared.frame.empty:
+            floor = (chart.opt("n") and chart.n.min) or min_group
+            return f"every group has fewer than {floor:,} {prepared.sizes.of}: too few to rank"
+    if chart.type in ("line", "area", "bar") and chart.opt("partial") and is_time(chart, columns, grain) \
+            and chart.opt("compare") is None:
+        _partial_periods(prepared, chart, page, where, grain)
+    if chart.opt("compare") == "year_over_year" and time:
+        _partial_years(prepared, page, where)
+    if chart.opt("per_day"):
+        prepared.notes.append("values are per day (each group's total divided by the days it covers)")
     if chart.type == "scatter" and len(frame) >= SCATTER_LIMIT:
-        notes.append(f"a random sample of {SCATTER_LIMIT:,} rows")
-    if notes:
-        st.caption("Note: " + "; ".join(notes) + ".")
-
-
-def build(chart: Chart, frame: pd.DataFrame, fmt: str | None, columns: dict[str, Any],
-          grain: str | None) -> alt.Chart:
-    """The Altair chart for a query result."""
-    xtitle = humanize(chart.x)
-    ytitle = chart.y_title or (humanize(chart.ys[0]) if chart.ys else "Count")
-    yaxis = alt.Axis(format=AXIS[fmt]) if fmt in AXIS else alt.Axis()
-    ytip = TOOLTIP.get(fmt or "", "")
-    frame = _readable(frame)
-    if chart.type == "histogram":
-        return _histogram(chart, frame, fmt)
+        prepared.notes.append(f"a random sample of {SCATTER_LIMIT:,} rows")
     if chart.type == "heatmap":
-        return alt.Chart(frame).mark_rect().encode(
-            x=alt.X("x:O", title=xtitle, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("y:O", title=humanize(chart.y), sort="descending"),
-            color=alt.Color("v:Q", title=humanize(chart.value), scale=alt.Scale(scheme="blues")),
-            tooltip=["x", "y", alt.Tooltip("v:Q", format=",")]).properties(height=HEIGHT)
-    if chart.compare == "year_over_year":
-        frame = frame.assign(series=frame["series"].astype(str), x=frame["x"].map(lambda m: MONTHS[int(m) - 1]))
-        return alt.Chart(frame).mark_line(point=True).encode(
-            x=alt.X("x:O", title="Month", sort=MONTHS), y=alt.Y("y0:Q", title=ytitle, axis=yaxis),
-            color=alt.Color("series:N", title="Year"),
-            tooltip=["series", "x", alt.Tooltip("y0:Q", format=ytip, title=ytitle)]).properties(height=HEIGHT)
-    if len(chart.ys) > 1:
-        names = {f"y{i}": (chart.labels[i] if chart.labels else humanize(y)) for i, y in enumerate(chart.ys)}
-        frame = frame.melt(id_vars=["x"], value_vars=list(names), var_name="series", value_name="value")
-        frame = frame.rename(columns={"value": "y0"})
-        frame["series"] = frame["series"].map(names)
-    x_type = _x_type(chart, frame, columns, grain)
-    if x_type == "T":
-        frame["x"] = pd.to_datetime(frame["x"])
-    color = alt.Color("series:N" if "series" in frame else "color:N", title="" if "series" in frame
-                      else humanize(chart.color or ""), scale=_palette(chart)) \
-        if ("series" in frame or chart.color) else alt.Undefined
-    tips = [alt.Tooltip("x", title=xtitle), alt.Tooltip("y0:Q", title=ytitle, format=ytip)]
-    if chart.color:
-        tips.append(alt.Tooltip("color", title=humanize(chart.color)))
-    if chart.type == "scatter":
-        if chart.log_x:
-            frame = frame[pd.to_numeric(frame["x"], errors="coerce") > 0]
-        if chart.log_y:
-            frame = frame[pd.to_numeric(frame["y0"], errors="coerce") > 0]
-        if chart.color and frame["color"].nunique() > 12:  # a legend taller than the chart helps nobody
-            color = alt.Color("color:N", legend=None, scale=_palette(chart))
-        enc: dict[str, Any] = dict(
-            x=alt.X("x:Q", title=xtitle + (" (log scale)" if chart.log_x else ""),
-                    axis=_axis(expr_format(chart.x, columns), chart.log_x), scale=_scale(chart.log_x)),
-            y=alt.Y("y0:Q", title=ytitle + (" (log scale)" if chart.log_y else ""), axis=_axis(fmt, chart.log_y),
-                    scale=_scale(chart.log_y)), tooltip=tips, color=color)
-        if chart.size:
-            enc["size"] = alt.Size("size:Q", title=humanize(chart.size), legend=None)
-        return alt.Chart(frame).mark_circle(opacity=0.55, size=28).encode(**enc).properties(
-            height=HEIGHT).interactive()
-    if chart.type == "bar":
-        horizontal = x_type == "N" and (chart.top or frame["x"].astype(str).str.len().max() > 12)
-        order: Any = "-x" if chart.sort == "-y" else "x" if chart.sort == "y" else None
-        if horizontal:
-            enc = dict(y=alt.Y("x:N", title=None, sort=order or "ascending",
-                               axis=alt.Axis(labelLimit=220, labelOverlap=False)),
-                       x=alt.X("y0:Q", title=ytitle, axis=yaxis))
-            height = max(HEIGHT, 24 * frame["x"].nunique())
-        else:
-            sort = chart.x_order or (order.replace("x", "y") if order else alt.Undefined)
-            short = frame["x"].astype(str).str.len().max() <= 12
-            enc = dict(x=alt.X(f"x:{x_type}", title=xtitle, sort=sort,
-                               axis=alt.Axis(labelAngle=0) if short and x_type in ("N", "O") else alt.Undefined),
-                       y=alt.Y("y0:Q", title=ytitle, axis=yaxis))
-            height = HEIGHT
-        if color is not alt.Undefined:
-            enc["color"] = color
-            if "series" in frame:
-                enc["yOffset" if horizontal else "xOffset"] = "series:N"
-        return alt.Chart(frame).mark_bar().encode(**enc, tooltip=tips).properties(height=height)
-    mark = alt.Chart(frame).mark_area(opacity=0.7) if chart.type == "area" else alt.Chart(frame).mark_line()
-    xaxis = alt.Axis(format="%b %Y", labelAngle=0) if x_type == "T" and grain in ("month", "quarter", "year") \
-        else alt.Undefined
-    enc = dict(x=alt.X(f"x:{x_type}", title=xtitle, axis=xaxis), y=alt.Y("y0:Q", title=ytitle, axis=yaxis,
-                                                              stack=True if chart.type == "area" else None),
-               tooltip=tips)
-    if color is not alt.Undefined:
-        enc["color"] = color
-    layers = [mark.encode(**enc)]
-    if chart.moving_average and grain in (None, "day") and "series" not in frame and not chart.color:
-        layers[0] = mark.encode(**enc).mark_line(opacity=0.35)
-        ma = _moving_averages(frame, chart.moving_average)
-        layers.append(alt.Chart(ma).mark_line(strokeWidth=2).encode(
-            x=alt.X(f"x:{x_type}"), y=alt.Y("v:Q"), color=alt.Color("window:N", title="Moving average"),
-            tooltip=[alt.Tooltip("x", title=xtitle), "window", alt.Tooltip("v:Q", format=ytip, title=ytitle)]))
-    return alt.layer(*layers).properties(height=HEIGHT).interactive(bind_y=False)
+        for axis in ("x", "y"):
+            values = pd.to_numeric(frame[axis], errors="coerce")
+            if values.notna().all() and (values % 1 == 0).all():
+                gaps = sorted(set(range(int(values.min()), int(values.max()) + 1)) - set(values.astype(int)))
+                if gaps:
+                    prepared.notes.append(f"no rows with {getattr(chart, axis)} = "
+                                          + ", ".join(map(str, gaps)) + " (shown as 0)")
+    if chart.type == "histogram":
+        unit = chart.of if chart.of != "rows" else page.board.rows_are
+        prepared.notes.append(f"n = {len(frame):,} {unit}" + (" (first 200,000)" if len(frame) >= HIST_LIMIT else ""))
+    return prepared
 
 
-def _scale(log: bool) -> Any:
-    return alt.Scale(type="log") if log else alt.Scale(zero=False)
+def _fill_categories(prepared: Prepared, chart: Any) -> None:
+    """Categories the block lists but the data lacks are drawn as 0 and named in a note."""
+    frame = prepared.frame
+    present = set(frame["x"].astype(str))
+    missing = [c for c in chart.x_order if c not in present]
+    if missing and not chart.color and len(chart.ys) == 1:
+        filler = pd.DataFrame({"x": missing, "y0": [0] * len(missing)})
+        prepared.frame = pd.concat([frame, filler], ignore_index=True)
+        prepared.notes.append("no rows in " + ", ".join(f"'{m}'" for m in missing) + " (drawn as 0)")
 
 
-def _palette(chart: Chart) -> Any:
-    """The block's value -> color map, if it gives one (e.g. a status read red/amber/green)."""
-    if not chart.colors:
-        return alt.Undefined
-    return alt.Scale(domain=list(chart.colors), range=list(chart.colors.values()))
+def _group_sizes(prepared: Prepared, chart: Any, page: Any, where: Where, min_group: int) -> None:
+    from dashboards.schema import default_size
+
+    sizes = chart.opt("n") or default_size(page.board)
+    n = context.query(sizes_query(chart, sizes, page.table, where, list(page.columns), context.dialect()))
+    frame = prepared.frame.merge(n, on="x", how="left")
+    frame["n"] = frame["n"].fillna(0).astype("int64")
+    floor = sizes.min or min_group
+    below = sizes.below or ("hide" if chart.opt("top") else "grey")
+    small = frame["n"] < floor
+    prepared.sizes = sizes
+    if small.any() and below == "hide":
+        left_out = int(small.sum())
+        frame = frame[~small]
+        prepared.notes.append(f"{left_out:,} group{'s' if left_out > 1 else ''} with fewer than {floor:,} "
+                              f"{sizes.of} left out of the ranking")
+    elif small.any():
+        prepared.notes.append(f"groups with fewer than {floor:,} {sizes.of} are greyed: too few to compare")
+    frame["small"] = frame["n"] < floor
+    if chart.opt("top"):
+        frame = frame.head(chart.top) if chart.sort else frame.head(chart.top)
+    prepared.frame = frame
+    prepared.notes.insert(0, f"n = {sizes.of} per group")
 
 
-def _axis(fmt: str | None, log: bool = False) -> alt.Axis:
-    if log and fmt in ("money", "number", "integer"):
-        return alt.Axis(format="$,.2~f" if fmt == "money" else ",.2~f")  # ticks below 1 stay readable
-    return alt.Axis(format=AXIS[fmt]) if fmt in AXIS else alt.Axis()
+def _period_end(start: dt.date, grain: str) -> dt.date:
+    if grain in PERIOD_DAYS:
+        return start + dt.timedelta(days=PERIOD_DAYS[grain] - 1)
+    months = {"month": 1, "quarter": 3, "year": 12}[grain]
+    year, month = divmod(start.month - 1 + months, 12)
+    return dt.date(start.year + year, month + 1, 1) - dt.timedelta(days=1)
 
 
-def _x_type(chart: Chart, frame: pd.DataFrame, columns: dict[str, Any], grain: str | None) -> str:
-    if grain or pd.api.types.is_datetime64_any_dtype(frame["x"]):
-        return "T"
-    fmt = expr_format(chart.x, columns)
-    if fmt in ("date", "datetime"):
-        return "T"
-    if chart.type in ("line", "area") and pd.api.types.is_numeric_dtype(frame["x"]):
-        return "Q"
-    return "N" if frame["x"].dtype == object or fmt in ("text", "boolean") else "O"
+def _partial_periods(prepared: Prepared, chart: Any, page: Any, where: Where, grain: str | None) -> None:
+    """Mark the first/last period when the data starts after its first day or ends before its last."""
+    period = grain or chart.opt("period")
+    time = page.board.time
+    if not period or not time:
+        return
+    bound = "max(\"as_of\")" if "as_of" in page.columns and chart.opt("period") else f"max({ident(time)})"
+    got = context.query(Sql(f"SELECT min({ident(time)}) AS lo, {bound} AS hi FROM {ident(page.table)}")
+                        + where.sql(list(page.columns)))
+    if not len(got) or got.isna().any(axis=None):
+        return
+    lo, hi = pd.Timestamp(got.iloc[0, 0]).date(), pd.Timestamp(got.iloc[0, 1]).date()
+    starts = sorted({pd.Timestamp(v).date() for v in prepared.frame["x"].dropna()})
+    if not starts:
+        return
+    marks = []
+    first, last = starts[0], starts[-1]
+    if lo > first and not chart.opt("period"):
+        marks.append((first, f"the first {period} (from {lo}) is partial"))
+    end = _period_end(last, period)
+    if hi < end:
+        covered = (hi - last).days + 1
+        total = (end - last).days + 1
+        marks.append((last, f"the last {period} ({last} to {hi}: {covered} of {total} days) is partial"))
+    prepared.partial = [pd.Timestamp(m) for m, _ in marks]
+    for _, text in marks:
+        prepared.notes.append(text + ", drawn hollow")
 
 
-def _readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Booleans read Yes/No, nulls '(none)', dates YYYY-MM-DD on category axes and legends."""
-    if "color" in frame and pd.api.types.is_datetime64_any_dtype(frame["color"]):
-        frame["color"] = frame["color"].dt.strftime("%Y-%m-%d")
-    for col in ("x", "color"):
-        if col in frame and (frame[col].dtype == bool or frame[col].dtype == object):
-            frame[col] = frame[col].map(lambda v: "(none)" if v is None or v is pd.NA else
-                                        ("Yes" if v is True else "No" if v is False else v))
-    return frame
+def _partial_years(prepared: Prepared, page: Any, where: Where) -> None:
+    """Year-over-year lines: say which years the data covers only in part."""
+    time = page.board.time
+    got = context.query(Sql(f"SELECT min({ident(time)}) AS lo, max({ident(time)}) AS hi FROM {ident(page.table)}")
+                        + where.sql(list(page.columns)))
+    if not len(got) or got.isna().any(axis=None):
+        return
+    lo, hi = pd.Timestamp(got.iloc[0, 0]).date(), pd.Timestamp(got.iloc[0, 1]).date()
+    if (lo.month, lo.day) != (1, 1):
+        prepared.notes.append(f"{lo.year} starts on {lo} (a partial year)")
+    if (hi.month, hi.day) != (12, 31):
+        prepared.notes.append(f"{hi.year} ends on {hi} (a partial year; its last month is partial)")
 
 
-def _moving_averages(frame: pd.DataFrame, windows: list[int]) -> pd.DataFrame:
-    series = frame.sort_values("x").set_index("x")["y0"].astype(float)
-    if pd.api.types.is_datetime64_any_dtype(series.index):  # fill missing days with 0 first
-        series = series.asfreq("D", fill_value=0.0)
-    parts = [pd.DataFrame({"x": series.index, "v": series.rolling(w, min_periods=w).mean().to_numpy(),
-                           "window": f"{w}-day"}) for w in windows]
-    return pd.concat(parts).dropna()
+def render_chart(chart: Any, page: Any, where: Where, key: str, min_group: int, omitted: list[str]) -> None:
+    """Draw one chart (with its grain switch) in a bordered box, or record why it is omitted."""
+    from dashboards.draw import build
+    from dashboards.labels import Labels
 
-
-def _histogram(chart: Chart, frame: pd.DataFrame, fmt: str | None) -> alt.Chart:
-    values = pd.to_numeric(frame["x"], errors="coerce").dropna().to_numpy(dtype=float)
-    title = humanize(chart.x)
-    if chart.log_x and (values > 0).any():
-        values = values[values > 0]
-        edges = np.unique(np.geomspace(values.min(), values.max(), chart.bins + 1))
-    else:
-        edges = np.histogram_bin_edges(values, bins=chart.bins)
-    counts, edges = np.histogram(values, bins=edges)
-    data = pd.DataFrame({"lo": edges[:-1], "hi": edges[1:], "count": counts})
-    scale = alt.Scale(type="log") if chart.log_x else alt.Scale()
-    return alt.Chart(data).mark_rect(stroke="white", strokeWidth=0.5, color="#1f77b4").encode(
-        x=alt.X("lo:Q", title=title + (" (log scale)" if chart.log_x else ""), scale=scale,
-                axis=_axis(fmt, chart.log_x)),
-        x2="hi:Q", y=alt.Y("count:Q", title="Count"), y2=alt.Y2(datum=0),
-        tooltip=[alt.Tooltip("lo:Q", title="from", format=TOOLTIP.get(fmt or "", "")),
-                 alt.Tooltip("hi:Q", title="to", format=TOOLTIP.get(fmt or "", "")),
-                 alt.Tooltip("count:Q", format=",")]).properties(height=HEIGHT)
+    labels = Labels(page.columns, context.vocabulary())
+    title = chart.title or f"{labels.axis(chart.ys[0] if chart.ys else chart.x)} by {labels.axis(chart.x)}"
+    grain = None
+    if chart.opt("grain"):
+        state = st.session_state.get(f"{key}:grain")
+        grain = state if state in chart.grain else chart.grain[0]
+    got = prepare(chart, page, where, grain, min_group)
+    if isinstance(got, str):
+        omitted.append(f"*{title}* — {got}")
+        return
+    with st.container(border=True):
+        st.markdown(f"**{title}**", help=chart.help)
+        if chart.opt("grain"):
+            st.segmented_control("Grain", chart.grain, default=chart.grain[0], key=f"{key}:grain",
+                                 label_visibility="collapsed")
+        drawn = build(chart, got, labels)
+        st.altair_chart(drawn, width="stretch")
+        notes = list(got.notes)
+        dropped = getattr(drawn, "data", None) is not None and getattr(drawn.data, "attrs", {}).get("log_dropped")
+        if dropped:
+            notes.append(f"{dropped:,} rows with values too small for the log axis (below a millionth of the "
+                         "largest, or under $0.01) are not drawn")
+        if chart.opt("moving_average") and grain not in (None, "day"):
+            notes.append("moving averages are drawn at day grain")
+        if notes:
+            st.caption("Note: " + "; ".join(notes) + ".")

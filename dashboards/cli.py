@@ -35,7 +35,7 @@ def streamlit_command(port: int, headless: bool, host: str = LOOPBACK) -> list[s
             "--server.address", host,
             "--server.headless", "true" if headless else "false", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--theme.base", "light",
-            "--client.toolbarMode", "viewer"]
+            "--client.toolbarMode", "viewer", "--client.showErrorDetails", "none"]
 
 
 def app_environment(project_dir: Path, profile: str | None, var: list[str]) -> dict[str, str]:
@@ -87,7 +87,11 @@ def serve(command: list[str], env: dict[str, str]) -> int:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``dashboard`` command to the medallion Typer app."""
+    """Add the ``dashboard`` command to the medallion Typer app, and the dashboard-block check to
+    ``medallion validate``."""
+    from dashboards.validate import register as register_validation
+
+    register_validation()
 
     @app.command("dashboard")
     def dashboard(

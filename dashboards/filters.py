@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import context
-from dashboards.formatting import humanize
+from dashboards.labels import words
 from dashboards.schema import Filter
 from dashboards.sql import Sql, ident, in_list, join, param
 
@@ -61,8 +61,9 @@ def render_filters(filters: list[Filter], table: str, columns: dict[str, Any], k
         wanted.insert(0, Filter(column=time, kind="date_range"))
     for f in wanted:
         fmt = getattr(columns.get(f.column), "format", None)
-        label = f.label or humanize(f.column)
-        help_text = getattr(columns.get(f.column), "description", None)
+        term = context.vocabulary().for_column(f.column)
+        label = f.label or (term.label if term else words(f.column))
+        help_text = (term.means if term else None) or getattr(columns.get(f.column), "description", None)
         wkey = f"{key}:filter:{f.column}"
         kind = _kind(f, fmt)
         if kind == "boolean":
@@ -99,8 +100,8 @@ def render_filters(filters: list[Filter], table: str, columns: dict[str, Any], k
             values = context.query(Sql(f"SELECT DISTINCT {ident(f.column)} AS v FROM {ident(table)} "
                                        f"WHERE {ident(f.column)} IS NOT NULL ORDER BY 1 LIMIT {MAX_OPTIONS}"))
             options = [_py(v) for v in values["v"].tolist()]
-            picked = st.sidebar.multiselect(label, options, key=wkey, help=help_text,
-                                            placeholder="All")
+            picked = st.sidebar.multiselect(label, options, key=wkey, help=help_text, placeholder="All",
+                                            format_func=lambda v, c=f.column: str(context.vocabulary().value_label(c, v)))
             if picked:
                 where.conditions[f.column] = in_list(f.column, list(picked))
     return where

@@ -36,6 +36,15 @@ def show(value: Any, fmt: str | None) -> str:
     return format_value(value, fmt)
 
 
+def show_delta(delta: float, value: Any, fmt: str | None) -> str:
+    """A delta at the precision of the value it sits under: ``+$1,234`` under ``$56,789``, not
+    ``+$1,234.56``; a signed number either way."""
+    sign = "-" if delta < 0 else "+"
+    if fmt == "money" and isinstance(value, (int, float)) and abs(value) >= 10_000 and abs(delta) < 1_000_000:
+        return f"{sign}${abs(delta):,.0f}"
+    return sign + show(abs(delta), fmt)
+
+
 def humanize(name: str) -> str:
     """``unit_count`` -> ``Unit count``; ``sum(amount)`` -> ``Amount``; ``count(*)`` -> ``Count``."""
     daily = re.match(r"^avg_daily\((.+)\)$", name.strip())
@@ -65,10 +74,14 @@ def expr_format(expr: str, columns: dict[str, Any], default: str | None = None) 
     return default
 
 
-def column_config(name: str, doc: Any) -> Any:
-    """A Streamlit column config: label, help text (the column's description) and number format."""
-    label, fmt = humanize(name), getattr(doc, "format", None)
-    help_text = getattr(doc, "description", None)
+def column_config(name: str, doc: Any, vocabulary: Any = None) -> Any:
+    """A Streamlit column config: label, help text (the column's description) and number format;
+    a column the vocabulary defines takes its label and definition from there."""
+    from dashboards.labels import words
+
+    term = vocabulary.for_column(name) if vocabulary is not None else None
+    label, fmt = (term.label if term else words(name)), getattr(doc, "format", None)
+    help_text = (term.means if term else None) or getattr(doc, "description", None)
     if fmt == "money":
         return st.column_config.NumberColumn(label, help=help_text, format="dollar")
     if fmt == "percent":

@@ -1,9 +1,10 @@
-"""The "Pipeline health" page: the run store (last runs, per-spec status, duration, rows,
-quarantine by rule) and data freshness per page (latest date in the data vs the as-of date).
+"""The "Pipeline health" page, for whoever is on call: pick a run (newest first), see whether it
+failed (red, with every failed spec's full error and the command that resumes it), its
+per-spec conservation table (rows in = out + quarantined + filtered + deduplicated + dropped),
+quarantined rows by rule with sample rows, data freshness, and the trend of durations over runs.
 
 Why from the run store: the CLI (`medallion runs`), Glue logs and this page read one record,
-so they agree. Freshness is generic: for every page with a ``time:`` column, the latest value
-of that column next to ``max(as_of)`` when the table has an ``as_of`` column.
+so they agree. Everything is about the run picked, so a one-spec run reads as what it did.
 """
 
 from __future__ import annotations
@@ -17,164 +18,160 @@ import streamlit as st
 
 from dashboards import context
 from dashboards.catalog import PageSpec
+from dashboards.health_data import (conservation_frame, freshness_frame, lake_frame, quarantine_samples,
+                                    rules_frame, runs_frame, specs_frame)
+from dashboards.session import as_of_line
 from dashboards.source import QueryFailed, WarehouseUnavailable
-from dashboards.sql import Sql, ident
 
-
-LAYER_COLORS = {"bronze": "#a0522d", "silver": "#8c9196", "gold": "#d4a017", "quarantine": "#c62828"}
-
-
-def _seconds(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
-        return None
-    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-
-
-def runs_frame(records: list[Any]) -> pd.DataFrame:
-    """One row per run, newest first."""
-    rows = []
-    for rec in reversed(records):
-        counts = {s: sum(x.status == s for x in rec.specs) for s in ("ok", "failed", "skipped")}
-        rows.append({"run_id": rec.run_id, "status": rec.status, "profile": rec.profile,
-                     "started_at": rec.started_at, "finished_at": rec.finished_at,
-                     "minutes": None if _seconds(rec.started_at, rec.finished_at) is None
-                     else round(_seconds(rec.started_at, rec.finished_at) / 60, 1),
-                     "specs_ok": counts["ok"], "failed": counts["failed"], "skipped": counts["skipped"],
-                     "rows_out": sum(x.rows_out or 0 for x in rec.specs),
-                     "quarantined": sum(x.quarantined or 0 for x in rec.specs),
-                     "resumed_by": rec.resolved_by})
-    return pd.DataFrame(rows)
-
-
-def specs_frame(record: Any) -> pd.DataFrame:
-    """One row per spec of a run."""
-    return pd.DataFrame([{"spec": s.spec, "layer": s.layer, "status": s.status, "attempts": s.attempts,
-                          "seconds": s.seconds, "rows_in": s.rows_in, "rows_out": s.rows_out,
-                          "quarantined": s.quarantined or 0, "version": s.version, "error": s.error}
-                         for s in record.specs])
-
-
-def rules_frame(record: Any) -> pd.DataFrame:
-    """Quality rules of a run with the rows each failed (what the run set aside, warned or dropped)."""
-    rows = [{"spec": s.spec, "rule": r.get("rule"), "kind": r.get("kind"), "action": r.get("action"),
-             "checked": r.get("checked"), "failed": r.get("failed")} for s in record.specs for r in s.rules]
-    return pd.DataFrame(rows, columns=["spec", "rule", "kind", "action", "checked", "failed"])
-
-
-def freshness_frame(pages: list[PageSpec]) -> pd.DataFrame:
-    """Per page with a time column: the latest date in the data and the as-of date."""
-    rows = []
-    for page in [p for top in pages for p in [top, *top.sections]]:
-        if not page.board or not page.board.time:
-            continue
-        exprs = f"max({ident(page.board.time)}) AS latest" + (", max(\"as_of\") AS as_of" if "as_of" in page.columns
-                                                               else ", NULL AS as_of")
-        try:
-            got = context.query(Sql(f"SELECT {exprs}, count(*) AS n FROM {ident(page.table)}")).iloc[0]
-        except QueryFailed as exc:
-            rows.append({"table": page.table, "time column": page.board.time, "note": str(exc)})
-            continue
-        latest, as_of = _date(got["latest"]), _date(got["as_of"])
-        rows.append({"table": page.table, "time column": page.board.time, "latest in data": latest,
-                     "as_of": as_of, "days behind as_of": (as_of - latest).days if latest and as_of else None,
-                     "rows": int(got["n"])})
-    return pd.DataFrame(rows)
+STATUS_COLORS = {"ok": "#2e7d32", "failed": "#c62828", "skipped": "#9e9e9e", "pending": "#9e9e9e",
+                 "running": "#1976d2"}
+LOCALIZED = st.column_config.NumberColumn(format="localized")
 
 
 def _ago(seconds: float) -> str:
     """How long ago, in the largest unit that reads naturally."""
     if seconds < 3600:
-        return f"{seconds / 60:,.0f} min ago"
+        return f"{seconds / 60:,.0f} min"
     if seconds < 2 * 86400:
-        return f"{seconds / 3600:,.1f} h ago"
-    return f"{seconds / 86400:,.0f} days ago"
+        return f"{seconds / 3600:,.1f} h"
+    return f"{seconds / 86400:,.0f} days"
 
 
-def lake_frame(workspace: Any) -> pd.DataFrame:
-    """Every committed table of the lake: version, rows, when and by which run (newest first)."""
-    rows = [{"table": t.table, "version": t.version, "rows": t.rows, "committed_at": t.committed_at,
-             "run_id": t.run_id} for t in workspace.lake.tables()]
-    frame = pd.DataFrame(rows, columns=["table", "version", "rows", "committed_at", "run_id"])
-    return frame.sort_values(["committed_at", "table"], ascending=[False, True])
-
-
-def _date(value: Any) -> Any:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+def _run_label(record: Any) -> str:
+    return f"{record.run_id} · {record.status.upper()} · {len(record.specs)} spec(s)"
 
 
 def render_health(pages: list[PageSpec]) -> None:
     """Draw the page."""
     st.title("Pipeline health")
     records = context.workspace().store.list()
+    run_id, finished = context.last_publish()
+    st.caption(as_of_line(finished, run_id))
     if not records:
         st.info("No runs recorded yet: `medallion run` writes a record of every run here.")
         return
+    newest_first = list(reversed(records))
+    record = st.selectbox("Run", newest_first, index=0, format_func=_run_label, key="health:run",
+                          help="Every recorded run, newest first")
     runs = runs_frame(records)
-    last = records[-1]
-    age = datetime.now(timezone.utc) - datetime.fromisoformat(last.finished_at or last.started_at)
-    cols = st.columns(5)
-    cols[0].metric("Last run", last.status.upper(), help=last.run_id, border=True)
-    cols[1].metric("Finished", _ago(age.total_seconds()) if last.finished_at else "running",
-                   help=f"{last.finished_at or last.started_at} (UTC)", border=True)
-    cols[2].metric("Specs ok", f"{runs.iloc[0]['specs_ok']} / {len(last.specs)}", border=True)
-    cols[3].metric("Rows written", f"{runs.iloc[0]['rows_out']:,}", border=True)
-    cols[4].metric("Rows quarantined", f"{runs.iloc[0]['quarantined']:,}", border=True)
-    if last.status != "ok" and last.resume_command:
-        st.error(f"The last run did not finish cleanly. To resume: `{last.resume_command}`")
-
+    row = runs[runs["run_id"] == record.run_id].iloc[0]
+    _headline(record, row)
+    _failures(record)
+    specs = specs_frame(record)
+    left, right = st.columns(2)
+    with left, st.container(border=True):
+        st.markdown("**Duration per spec (seconds), coloured by status**")
+        st.altair_chart(alt.Chart(specs.fillna({"seconds": 0})).mark_bar().encode(
+            y=alt.Y("spec:N", sort="-x", title=None, axis=alt.Axis(labelLimit=240, labelOverlap=False)),
+            x=alt.X("seconds:Q", title="Seconds"),
+            color=alt.Color("status:N", title="Status", scale=alt.Scale(domain=list(STATUS_COLORS),
+                                                                        range=list(STATUS_COLORS.values()))),
+            tooltip=["spec", "status", "seconds", alt.Tooltip("rows_out:Q", format=",")]).properties(
+                height=max(260, 22 * len(specs))), width="stretch")
+    with right, st.container(border=True):
+        _trend(runs)
+    st.subheader("Conservation per spec")
+    st.caption("Every input row is accounted for: rows in = rows out + quarantined + filtered + deduplicated + dropped.")
+    conservation = conservation_frame(record)
+    if conservation.empty:
+        st.caption("No spec of this run declares `conservation:`.")
+    else:
+        st.dataframe(conservation, hide_index=True, width="stretch",
+                     column_config={c: LOCALIZED for c in ("rows in", "rows out", "quarantined", "filtered",
+                                                           "deduplicated", "dropped")})
+    _quarantine(record)
     st.subheader("Data freshness")
     try:
         fresh = freshness_frame(pages)
         if fresh.empty:
             st.caption("No page declares a `time:` column.")
         else:
-            st.dataframe(fresh, hide_index=True, width="stretch",
-                         column_config={"rows": st.column_config.NumberColumn(format="localized")})
+            st.dataframe(fresh, hide_index=True, width="stretch", column_config={"rows": LOCALIZED})
             st.caption("A monthly table's latest date is the first day of its latest month.")
     except WarehouseUnavailable as exc:
         st.warning(f"Freshness needs the warehouse: {exc}")
-
+    st.subheader("Specs of the run")
+    st.dataframe(specs, hide_index=True, width="stretch",
+                 column_config={c: LOCALIZED for c in ("rows_in", "rows_out", "quarantined")})
+    st.subheader("Runs")
+    st.dataframe(runs.head(50), hide_index=True, width="stretch",
+                 column_config={"rows_out": LOCALIZED, "quarantined": LOCALIZED})
     with st.expander("Tables in the lake (committed versions)"):
         try:
             st.dataframe(lake_frame(context.workspace()), hide_index=True, width="stretch",
-                         column_config={"rows": st.column_config.NumberColumn(format="localized")})
+                         column_config={"rows": LOCALIZED})
         except Exception as exc:  # noqa: BLE001 - the lake may be remote or not there yet
             st.caption(f"The lake cannot be listed: {exc}")
 
-    st.subheader("Runs")
-    st.dataframe(runs.head(20), hide_index=True, width="stretch",
-                 column_config={"rows_out": st.column_config.NumberColumn(format="localized"),
-                                "quarantined": st.column_config.NumberColumn(format="localized")})
-    run_id = st.selectbox("Run", runs["run_id"].tolist(), index=0, key="health:run")
-    record = next(r for r in records if r.run_id == run_id)
-    specs = specs_frame(record)
-    left, right = st.columns(2)
-    with left, st.container(border=True):
-        st.markdown("**Duration per spec (seconds)**")
-        st.altair_chart(alt.Chart(specs.fillna({"seconds": 0})).mark_bar().encode(
-            y=alt.Y("spec:N", sort="-x", title=None, axis=alt.Axis(labelLimit=240, labelOverlap=False)),
-            x=alt.X("seconds:Q", title="Seconds"),
-            color=alt.Color("layer:N", title="Layer", scale=alt.Scale(domain=list(LAYER_COLORS),
-                                                                      range=list(LAYER_COLORS.values()))),
-            tooltip=["spec", "status", "seconds", alt.Tooltip("rows_out:Q", format=",")]).properties(
-                height=max(260, 22 * len(specs))), width="stretch")
+
+def _headline(record: Any, row: Any) -> None:
+    end = record.finished_at or record.started_at
+    age = datetime.now(timezone.utc) - datetime.fromisoformat(end)
+    cols = st.columns(6)
+    cols[0].metric("Run status", record.status.upper(), help=record.run_id, border=True)
+    cols[1].metric("Finished (ago)", _ago(age.total_seconds()) if record.finished_at else "running",
+                   help=f"{end} (UTC)", border=True)
+    cols[2].metric("Specs ok", f"{row['specs_ok']} / {len(record.specs)}", border=True)
+    cols[3].metric("Rows written", f"{row['rows_out']:,}", border=True)
+    cols[4].metric("Rows quarantined", f"{row['quarantined']:,}", border=True)
+    cols[5].metric("Duration", "—" if pd.isna(row["minutes"]) else f"{row['minutes']:,.1f} min", border=True)
+    if record.selection:
+        st.caption("Selection: " + ", ".join(f"`{s}`" for s in record.selection))
+    if record.status == "ok":
+        st.success(f"Run `{record.run_id}` finished cleanly.")
+
+
+def _failures(record: Any) -> None:
+    """A failed run in red: which spec, the full error, and the exact command that resumes it."""
+    failed = [s for s in record.specs if s.status == "failed"]
+    if record.status != "failed" and not failed:
+        return
+    lines = [f"**Run `{record.run_id}` failed**" + (f" at {', '.join(f'`{s.spec}`' for s in failed)}" if failed
+                                                      else "") + "."]
+    if record.resolved_by:
+        lines.append(f"Resumed and finished by run `{record.resolved_by}`.")
+    elif record.resume_command:
+        lines.append(f"To resume: `{record.resume_command}`")
+    st.error("\n\n".join(lines))
+    for spec in failed:
+        st.markdown(f"**{spec.spec}** — {spec.error_class or 'error'} after {spec.attempts} attempt(s)")
+        st.code(spec.error or "(no error text recorded)", language=None, wrap_lines=True)
+    skipped = [s.spec for s in record.specs if s.status == "skipped"]
+    if skipped:
+        st.caption("Skipped because an input failed: " + ", ".join(f"`{s}`" for s in skipped))
+
+
+def _trend(runs: pd.DataFrame) -> None:
+    st.markdown("**Run duration over time (minutes)**")
+    data = runs.dropna(subset=["minutes"]).assign(started=lambda f: pd.to_datetime(f["started_at"]))
+    if len(data) < 2:
+        st.caption(f"{len(data)} finished run recorded: the trend needs two.")
+        return
+    st.altair_chart(alt.Chart(data).mark_line(point=True, color="#607d8b").encode(
+        x=alt.X("started:T", title="Started"), y=alt.Y("minutes:Q", title="Minutes"),
+        tooltip=["run_id", "status", "minutes", alt.Tooltip("specs_ok:Q", title="specs ok")]).properties(height=260)
+        + alt.Chart(data).mark_point(filled=True, size=70).encode(
+            x="started:T", y="minutes:Q",
+            color=alt.Color("status:N", title="Status", scale=alt.Scale(domain=list(STATUS_COLORS),
+                                                                        range=list(STATUS_COLORS.values())))),
+        width="stretch")
+
+
+def _quarantine(record: Any) -> None:
+    st.subheader("Quarantine by rule")
     rules = rules_frame(record)
-    with right, st.container(border=True):
-        st.markdown("**Rows failing quality rules, by rule**")
-        failing = rules[rules["failed"].fillna(0) > 0]
-        if failing.empty:
-            st.success("No row failed a quality rule in this run.")
-        else:
-            failing = failing.assign(label=failing["spec"] + " · " + failing["rule"])
-            st.altair_chart(alt.Chart(failing).mark_bar().encode(
-                y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=300, labelOverlap=False)),
-                x=alt.X("failed:Q", title="Rows"), color=alt.Color("action:N", title="Action"),
-                tooltip=["spec", "rule", "kind", "action", alt.Tooltip("failed:Q", format=","),
-                         alt.Tooltip("checked:Q", format=",")]).properties(height=max(200, 24 * len(failing))),
-                width="stretch")
-    st.subheader("Specs of the run")
-    st.dataframe(specs, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="localized")
-                                for c in ("rows_in", "rows_out", "quarantined")})
-    with st.expander("Every quality rule of the run"):
-        st.dataframe(rules, hide_index=True, width="stretch")
+    failing = rules[rules["failed"].fillna(0) > 0]
+    if failing.empty:
+        st.success("No row failed a quality rule in this run.")
+        return
+    st.dataframe(failing, hide_index=True, width="stretch", column_config={"checked": LOCALIZED, "failed": LOCALIZED})
+    try:
+        samples = quarantine_samples(record)
+    except (QueryFailed, WarehouseUnavailable) as exc:
+        st.caption(f"Sample rows need the warehouse's quarantine tables: {exc}")
+        return
+    for (spec, rule), frame in samples.items():
+        with st.expander(f"Sample quarantined rows: {spec} · {rule} ({len(frame)} shown)"):
+            st.dataframe(frame, hide_index=True, width="stretch")
+    if not samples:
+        st.caption("No quarantined rows of this run are in the warehouse (warn and drop rules keep none).")

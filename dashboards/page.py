@@ -13,15 +13,17 @@ from typing import Any, Callable
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from dashboards import context
 from dashboards.blocks import render_block
 from dashboards.catalog import PageSpec, definition_text
 from dashboards.charts import render_chart
 from dashboards.filters import Where, date_condition, render_filters
-from dashboards.formatting import column_config, show
+from dashboards.formatting import column_config, show, show_delta
+from dashboards.session import LOG, as_of_line
 from dashboards.source import QueryFailed, WarehouseUnavailable
-from dashboards.sql import Sql, ident, portable
+from dashboards.sql import Sql, ident, param, portable
 
 
 def guarded(what: str, draw: Callable[[], None]) -> None:
@@ -33,19 +35,67 @@ def guarded(what: str, draw: Callable[[], None]) -> None:
         st.warning(f"{what}: the warehouse could not answer ({exc}). Has the latest run built this table?")
     except WarehouseUnavailable:
         raise
+    except ScriptControlException:
+        raise
     except Exception as exc:  # noqa: BLE001 - a bad block costs its own place on the page, not the page
-        st.error(f"{what}: cannot be drawn: {type(exc).__name__}: {exc}")
+        LOG.error("%s failed", what, exc_info=exc)
+        st.error(f"{what}: cannot be drawn: {type(exc).__name__}: {exc} (details in the dashboard's log)")
+
+
+def table_state(table: str, spec: str) -> str | None:
+    """None when ``table`` holds rows, else the sentence saying what to run."""
+    schema, _, name = table.partition(".")
+    found = context.query(Sql("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = ")
+                          + param(schema) + " AND table_name = " + param(name))
+    command = f"`medallion run --select {spec}`"
+    if int(found.iloc[0, 0]) == 0:
+        return f"`{table}` is not in the warehouse yet. Run {command} to build and publish it."
+    rows = context.query(Sql(f"SELECT count(*) AS n FROM (SELECT 1 AS one FROM {ident(table)} LIMIT 1) t"))
+    if int(rows.iloc[0, 0]) == 0:
+        return f"`{table}` is empty. Run {command} (with `+{spec}` to rebuild its inputs too) to fill it."
+    return None
+
+
+def as_of_caption(page: PageSpec) -> None:
+    """"Data as of" (the table's as_of date, when it has one) and the publishing run."""
+    run_id, finished = context.last_publish()
+    data_as_of = None
+    if "as_of" in page.columns:
+        try:
+            got = context.query(Sql(f'SELECT max("as_of") AS a FROM {ident(page.table)}'))
+            data_as_of = got.iloc[0, 0] if len(got) and not pd.isna(got.iloc[0, 0]) else None
+        except QueryFailed:
+            data_as_of = None
+    st.caption(as_of_line(finished, run_id, data_as_of))
 
 
 def render_page(page: PageSpec, root: Path, parent_where: Where | None = None, level: int = 1) -> None:
     """Draw a page (level 1) or a section (level 2)."""
     (st.title if level == 1 else st.header)(page.title)
     if page.error or page.board is None:
-        st.error(f"This dashboard block is invalid:\n\n```\n{page.error}\n```")
+        st.error(f"This dashboard block is invalid (`medallion validate` prints the same):\n\n```\n{page.error}\n```")
         return
     board = page.board
+    if level == 1:
+        as_of_caption(page)
     if board.description:
         st.caption(board.description)
+    try:
+        missing = table_state(page.table, page.name)
+    except QueryFailed as exc:
+        missing = f"the warehouse could not list its tables ({exc})"
+    where = parent_where or Where()
+    if missing:
+        st.info(missing)
+    else:
+        where = _body(page, root, parent_where, level)
+    for section in page.sections:
+        st.divider()
+        render_page(section, root, where, level=2)
+
+
+def _body(page: PageSpec, root: Path, parent_where: Where | None, level: int) -> Where:
+    board = page.board
     if board.filters or board.time:
         st.sidebar.markdown(f"**Filters — {page.title}**" if level > 1 else "**Filters**")
     where = render_filters(board.filter_list, page.table, page.columns, page.slug, board.time)
@@ -53,28 +103,31 @@ def render_page(page: PageSpec, root: Path, parent_where: Where | None = None, l
         merged = {k: v for k, v in parent_where.conditions.items() if k in page.columns}
         merged.update(where.conditions)
         where = Where(merged, where.date_range or parent_where.date_range)
+    omitted: list[str] = []
     top = [b for b in board.blocks if (b.at or _default_at(b)) == "top"]
     for i, block in enumerate(top):
         guarded(f"block {i + 1}", lambda b=block: render_block(b, page.table, page.name, where, page.columns))
     if board.kpis:
-        guarded("KPIs", lambda: render_kpis(page, where))
-    _charts(page, where)
+        guarded("KPIs", lambda: render_kpis(page, where, omitted))
+    _charts(page, where, omitted)
     for i, block in enumerate(b for b in board.blocks if b not in top):
         guarded(f"block {block.type}", lambda b=block: render_block(b, page.table, page.name, where, page.columns))
+    if omitted:
+        st.caption("**Not shown:** " + " · ".join(omitted))
     if board.table is not None:
         guarded("table", lambda: render_table(page, where))
     render_definitions(page, root)
-    for section in page.sections:
-        st.divider()
-        render_page(section, root, where, level=2)
+    return where
 
 
 def _default_at(block: Any) -> str:
-    return "top" if block.type in ("note", "signal_check") else "bottom"
+    return "top" if block.type in ("note", "signal_check", "rule_vs_model") else "bottom"
 
 
-def _charts(page: PageSpec, where: Where) -> None:
+def _charts(page: PageSpec, where: Where, omitted: list[str]) -> None:
+    """Charts two per row (``width: full`` takes a row); an omitted chart leaves no hole."""
     charts = page.board.charts
+    floor = context.vocabulary().min_group_size
     i = 0
     while i < len(charts):
         row = [charts[i]] if charts[i].width == "full" or i + 1 >= len(charts) or charts[i + 1].width == "full" \
@@ -82,9 +135,8 @@ def _charts(page: PageSpec, where: Where) -> None:
         cols = st.columns(len(row)) if len(row) > 1 else [st.container()]
         for j, (col, chart) in enumerate(zip(cols, row)):
             with col:
-                with st.container(border=True):
-                    guarded(chart.title or f"chart {i + j + 1}", lambda c=chart, k=i + j: render_chart(
-                        c, page.table, where, page.columns, f"{page.slug}:chart{k}", page.board.time))
+                guarded(chart.title or f"chart {i + j + 1}", lambda c=chart, k=i + j: render_chart(
+                    c, page, where, f"{page.slug}:chart{k}", floor, omitted))
         i += len(row)
 
 
@@ -99,8 +151,39 @@ def kpi_query(page: PageSpec, where: Where, dialect: str, replace: dict[str, Sql
                                                                                    replace=replace)
 
 
-def render_kpis(page: PageSpec, where: Where) -> None:
-    """The KPI cards; deltas from a SQL aggregate or against the previous period of equal length."""
+def _shown(page: PageSpec, omitted: list[str]) -> list[int]:
+    """Indexes of the KPIs whose ``only_if`` holds (the others become notes)."""
+    keep = []
+    for i, kpi in enumerate(page.board.kpis):
+        if kpi.only_if:
+            ok = context.query(Sql(f"SELECT {portable(kpi.only_if, context.dialect())} AS ok FROM {ident(page.table)}"))
+            if not len(ok) or not bool(ok.iloc[0, 0]):
+                omitted.append(f"*{kpi_label(kpi)}* — {kpi.omitted or 'not measurable on this data'}")
+                continue
+        keep.append(i)
+    return keep
+
+
+def kpi_label(kpi: Any) -> str:
+    """The card's label: its own, else its vocabulary term's."""
+    if kpi.label:
+        return kpi.label
+    term, value = context.vocabulary().term(kpi.term)
+    return (value.label if value else term.label if term else kpi.value)
+
+
+def kpi_help(kpi: Any) -> str:
+    """The card's tooltip: its own help, else the term's definition, then the SQL."""
+    term, value = context.vocabulary().term(kpi.term)
+    meaning = (value.means if value and value.means else None) or (term.means if term else None)
+    text = kpi.help or meaning or ""
+    return (text + "\n\n" if text else "") + f"`{kpi.value}`"
+
+
+def render_kpis(page: PageSpec, where: Where, omitted: list[str] | None = None) -> None:
+    """The KPI cards; deltas from a SQL aggregate or against the previous period of equal length.
+    A KPI with no value under the filters, or whose ``only_if`` fails, is omitted with a note."""
+    omitted = [] if omitted is None else omitted
     kpis = page.board.kpis
     dialect = context.dialect()
     now = context.query(kpi_query(page, where, dialect, deltas=True))
@@ -114,24 +197,31 @@ def render_kpis(page: PageSpec, where: Where) -> None:
         previous = context.query(kpi_query(page, where, dialect,
                                            replace={column: date_condition(column, prev_start, prev_end)}))
     row = now.iloc[0]
-    per_row = 4 if len(kpis) in (4, 7, 8) else 5 if len(kpis) in (5, 9, 10) else 3 if len(kpis) == 6 \
-        else min(max(len(kpis), 1), 5)
-    for start in range(0, len(kpis), per_row):
+    shown = []
+    for i in _shown(page, omitted):
+        value = row[f"k{i}"]
+        if value is None or pd.isna(value):
+            omitted.append(f"*{kpi_label(kpis[i])}* — no value for the current filters")
+        else:
+            shown.append(i)
+    per_row = 4 if len(shown) in (4, 7, 8) else 5 if len(shown) in (5, 9, 10) else 3 if len(shown) == 6 \
+        else min(max(len(shown), 1), 5)
+    for start in range(0, len(shown), per_row):
         cols = st.columns(per_row)
-        for col, i in zip(cols, range(start, min(start + per_row, len(kpis)))):
+        for col, i in zip(cols, shown[start:start + per_row]):
             kpi = kpis[i]
+            value = row[f"k{i}"]
             delta = None
             if kpi.delta == "previous_period" and previous is not None and len(previous):
-                before, value = previous.iloc[0][f"k{i}"], row[f"k{i}"]
-                if before is not None and not pd.isna(before) and before and value is not None and not pd.isna(value):
+                before = previous.iloc[0][f"k{i}"]
+                if before is not None and not pd.isna(before) and before:
                     delta = f"{(float(value) - float(before)) / abs(float(before)):+.1%} vs previous period"
             elif kpi.delta and kpi.delta != "previous_period" and f"d{i}" in row:
                 d = row[f"d{i}"]
                 if d is not None and not pd.isna(d):
-                    delta = ("-" if float(d) < 0 else "+") + show(abs(float(d)), kpi.delta_format or kpi.format)
-            help_text = kpi.help or f"`{kpi.value}`"
-            col.metric(kpi.label, show(row[f"k{i}"], kpi.format), delta=delta, delta_color=kpi.delta_color,
-                       help=help_text, border=True)
+                    delta = show_delta(float(d), float(value), kpi.delta_format or kpi.format)
+            col.metric(kpi_label(kpi), show(value, kpi.format), delta=delta, delta_color=kpi.delta_color,
+                       help=kpi_help(kpi), border=True)
 
 
 def table_query(page: PageSpec, where: Where, dialect: str) -> tuple[Sql, Sql]:
@@ -159,8 +249,13 @@ def render_table(page: PageSpec, where: Where) -> None:
     st.subheader(spec_table.title or "Detail")
     shown = f"{len(frame):,} of {total:,} rows" if total > len(frame) else f"{total:,} rows"
     st.caption(f"{shown} · click a column header to sort · hover it for its definition")
-    config = {c: column_config(c, page.columns.get(c)) for c in frame.columns}
-    st.dataframe(frame, column_config=config, hide_index=True, width="stretch",
+    vocabulary = context.vocabulary()
+    config = {c: column_config(c, page.columns.get(c), vocabulary) for c in frame.columns}
+    shown = frame.copy()
+    for c in shown.columns:  # defined values read as their labels (the CSV keeps the stored values)
+        if vocabulary.for_column(c) and vocabulary.for_column(c).values:
+            shown[c] = shown[c].map(lambda v, c=c: vocabulary.value_label(c, v))
+    st.dataframe(shown, column_config=config, hide_index=True, width="stretch",
                  height=min(420, 38 + 35 * max(len(frame), 1)))
     st.download_button("Download CSV", frame.to_csv(index=False).encode("utf-8"),
                        file_name=f"{page.slug}.csv", mime="text/csv", key=f"{page.slug}:csv")

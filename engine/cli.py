@@ -55,6 +55,10 @@ def validate(profile: ProfileOpt = None, var: VarOpt = None, project_dir: Projec
     ws = _workspace(project_dir, profile, var)
     if (remote := executor_for(ws.project)) is not None:
         remote.validate(ws, Reporter().line)  # the executor's own rules (AWS: schedules, cron, retry vs timeout)
+    from engine.spec.extensions import extension_errors  # checks plugins add (e.g. dashboard blocks)
+
+    if errors := extension_errors(ws.graph, ws.project):
+        raise errors[0] if len(errors) == 1 else SpecErrors(errors)
     validate_project(ws)
 
 

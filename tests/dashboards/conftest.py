@@ -30,6 +30,7 @@ CATEGORIES = {
     "preferred_daypart": ["Breakfast", "Lunch", "Dinner"], "day_of_week": ["Monday", "Tuesday", "Sunday"],
 }
 ROWS = 12
+RUN_ID = "20240110T000000000Z-aaaaaa"
 
 # --- hand-written rows (the numbers the tests check) --------------------------------------------
 SALES = [  # order_date, restaurant_id, item_category, revenue, lines, units, bulk_revenue, is_holiday
@@ -50,6 +51,14 @@ CHURN = [  # user_id, churn_status, days_since_last_order, revenue_last_365d, ov
 PRICING = [  # item, category, revenue, zero_price_lines, discount_lines, has_discount_signal
     ("bowl", "Bowls", 300.00, 2, 0, False),
     ("salad", "Salads", 120.00, 1, 0, False),
+]
+CLASSES = [  # customer_class, customers, avg_clv: "lapsed member" is the 2-customer group
+    ("never member", 120, 40.0), ("joined", 80, 90.0), ("always member", 45, 70.0), ("lapsed member", 2, 300.0),
+]
+LOYALTY = [  # order_month, loyalty_group, orders, revenue; as_of 2024-02-20: February is a partial month
+    ("2023-12-01", "member order", 10, 150.0), ("2023-12-01", "guest", 5, 50.0),
+    ("2024-01-01", "member order", 12, 170.0), ("2024-01-01", "guest", 6, 66.0),
+    ("2024-02-01", "member order", 4, 60.0), ("2024-02-01", "guest", 2, 20.0),
 ]
 FIT = {
     "kind": "clv_model", "status": "fitted", "message": "all models fitted; predictive columns published",
@@ -128,14 +137,28 @@ def build_warehouse(lake: Path) -> None:
             rows = [{"item_name_normalized": n, "item_category": c, "revenue": v, "zero_price_lines": z,
                      "discount_lines": dl, "has_discount_signal": h, "discount_amount": 0.0}
                     for n, c, v, z, dl, h in PRICING]
+        elif table == "gold.loyalty_customer_classes":
+            rows = [{"customer_class": c, "customers": n, "avg_clv": v} for c, n, v in CLASSES]
+        elif table == "gold.loyalty_impact":
+            rows = [{"order_month": dt.date.fromisoformat(m), "loyalty_group": g, "orders": o, "revenue": r,
+                     "avg_order_value": round(r / o, 2), "as_of": dt.date(2024, 2, 20)} for m, g, o, r in LOYALTY]
         _create(con, table, columns, rows)
+    con.execute("CREATE SCHEMA quarantine")  # the shape the runner writes (engine/steps/quarantine.py)
+    con.execute('CREATE TABLE quarantine.silver_order_items ("_rule" VARCHAR, "_reason" VARCHAR, "_spec" VARCHAR, '
+                '"_step" VARCHAR, "_run_id" VARCHAR, "_quarantined_at" TIMESTAMP, "_record" VARCHAR)')
+    for i in range(3):
+        con.execute("INSERT INTO quarantine.silver_order_items VALUES ('line_keys_present', 'lineitem_id is null', "
+                    "'silver.order_items', 'step 8 (quality)', ?, '2024-01-10 00:01:00', ?)",
+                    [RUN_ID, f'{{"order_id": "O{i}", "lineitem_id": null}}'])
     con.close()
     store = RunStore(lake / "_runs")
     store.save(RunRecord(
-        run_id="20240110T000000000Z-aaaaaa", project="test", profile="local", status="ok",
+        run_id=RUN_ID, project="test", profile="local", status="ok",
         started_at="2024-01-10T00:00:00+00:00", finished_at="2024-01-10T00:02:30+00:00",
         specs=[SpecRecord(spec="silver.order_items", layer="silver", status="ok", attempts=1, rows_in=102,
                           rows_out=99, seconds=4.5, version=1, quarantined=3,
+                          accounting={"source": "lines", "rows_in": 102, "rows_out": 99, "quarantined": 3,
+                                      "filtered": 0, "deduplicated": 0, "dropped": 0, "balanced": True},
                           rules=[{"step": "step 8 (quality)", "rule": "line_keys_present", "kind": "not_null",
                                   "action": "quarantine", "checked": 102, "failed": 3},
                                  {"step": "step 8 (quality)", "rule": "usd_only", "kind": "accepted_values",

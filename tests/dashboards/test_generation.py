@@ -7,7 +7,6 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards.schema import DashboardError, check_columns, parse_dashboard
 from dashboards.sql import Sql, in_list, param, portable, render
 from engine.cli import main
 from tests.dashboards.test_pages import assert_clean, metrics, open_page
@@ -132,18 +131,47 @@ def test_spec_functions_become_portable_sql():
     assert portable("my_count_if(x)", "redshift") == "my_count_if(x)"
 
 
-def test_block_mistakes_name_the_file_and_key():
-    with pytest.raises(DashboardError) as err:
-        parse_dashboard({"title": "T", "charts": [{"type": "bar", "x": "a", "y": "b", "tilte": "x"}]}, "marts/t.yaml")
-    assert str(err.value) == "marts/t.yaml: dashboard.charts.0.tilte: unknown key 'tilte'"
-    with pytest.raises(DashboardError, match="a histogram takes one column x and no y"):
-        parse_dashboard({"title": "T", "charts": [{"type": "histogram", "x": "a", "y": "b"}]}, "f")
-    with pytest.raises(DashboardError, match=r"blocks.0: .*'note', 'signal_check', 'model_report'"):
-        parse_dashboard({"title": "T", "blocks": [{"type": "gauge"}]}, "f")
-    board = parse_dashboard({"title": "T", "filters": ["regoin"], "table": {"sort": "-revenue"}}, "f")
-    with pytest.raises(DashboardError) as err:
-        check_columns(board, ["region", "revenue"], "marts/t.yaml")
-    assert str(err.value) == "marts/t.yaml: dashboard.filters.0: unknown column 'regoin' (did you mean 'region'?)"
+def _widgets_warehouse(root, create: str | None) -> None:
+    (root / "lake").mkdir(exist_ok=True)
+    with duckdb.connect(str(root / "lake" / "warehouse.duckdb")) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS gold")
+        con.execute("CREATE TABLE IF NOT EXISTS gold.other (x INTEGER)")  # the warehouse is not empty
+        if create:
+            con.execute(create)
+
+
+def test_a_missing_or_empty_table_says_what_to_run(make_project, use_project):
+    root = make_project({"marts/widget_counts.yaml": SPEC, "pipelines/bronze/widgets.yaml": BRONZE},
+                        config=_config())
+    _widgets_warehouse(root, None)
+    use_project(root, [])
+    at = open_page("widget_counts")
+    assert_clean(at)
+    assert [i.value for i in at.info] == ["`gold.widget_counts` is not in the warehouse yet. Run "
+                                          "`medallion run --select gold.widget_counts` to build and publish it."]
+    assert not at.metric and not at.get("vega_lite_chart")
+    _widgets_warehouse(root, "CREATE TABLE gold.widget_counts (colour VARCHAR, widgets BIGINT, made_on DATE)")
+    use_project(root, [])
+    at = open_page("widget_counts")
+    assert_clean(at)
+    assert "`gold.widget_counts` is empty. Run `medallion run --select gold.widget_counts`" in at.info[0].value
+
+
+def test_a_changed_yaml_is_read_again_without_a_restart(make_project, use_project):
+    root = make_project({"marts/widget_counts.yaml": SPEC, "pipelines/bronze/widgets.yaml": BRONZE},
+                        config=_config())
+    _widgets_warehouse(root, "CREATE TABLE gold.widget_counts AS SELECT 'red' AS colour, 3::BIGINT AS widgets, "
+                             "DATE '2024-01-01' AS made_on")
+    use_project(root, [])
+    assert open_page("widget_counts").title[0].value == "Widget counts"
+    spec = root / "marts" / "widget_counts.yaml"
+    spec.write_text(spec.read_text().replace("title: Widget counts", "title: Widgets by colour"))
+    (root / "marts" / "more.yaml").write_text(SPEC.replace("gold.widget_counts", "gold.more_widgets")
+                                              .replace("title: Widget counts", "title: More widgets"))
+    at = open_page("widget_counts")  # same process, same caches: no restart
+    assert_clean(at)
+    assert at.title[0].value == "Widgets by colour"
+    assert open_page("more_widgets").title[0].value == "More widgets"  # a new YAML is a new page at once
 
 
 def test_medallion_dashboard_is_a_command(capsys):

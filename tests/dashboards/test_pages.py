@@ -12,10 +12,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards.catalog import load_pages
+from dashboards.vocabulary import load_vocabulary
 from engine.run.workspace import Workspace
 from tests.dashboards.conftest import ROOT
 
-TIMEOUT = 30
+TIMEOUT = 120  # a generous bound on a loaded machine; not a speed check
 
 
 def open_page(slug: str) -> AppTest:
@@ -44,10 +45,28 @@ def assert_clean(at: AppTest) -> None:
 
 def _pages():
     ws = Workspace.open(ROOT, None, [])
-    return load_pages(ws.graph, ROOT)
+    return load_pages(ws.graph, ROOT, load_vocabulary(ROOT, ws.project.variables))
 
 
 PAGES = _pages()
+VOCABULARY = load_vocabulary(ROOT, Workspace.open(ROOT, None, []).project.variables)
+
+
+def kpi_labels(page) -> list[str]:
+    """The card labels a page's blocks declare (rule-vs-model blocks first, then KPIs), by hand."""
+    labels = []
+    for part in [page, *page.sections]:
+        for block in part.board.blocks:
+            if block.type == "rule_vs_model":
+                labels += [block.rule.label, block.model.label]
+        for kpi in part.board.kpis:
+            term, value = VOCABULARY.term(kpi.term)
+            labels.append(kpi.label or (value.label if value else term.label))
+    return labels
+
+
+def not_shown(at: AppTest) -> str:
+    return " ".join(c.value for c in at.caption if c.value.startswith("**Not shown:**"))
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.slug for p in PAGES])
@@ -57,12 +76,16 @@ def test_every_mart_page_draws_its_block(page, warehouse_lake, use_project):
     assert_clean(at)
     assert at.title[0].value == page.board.title
     parts = [page, *page.sections]
-    assert [m.label for m in at.metric] == [k.label for p in parts for k in p.board.kpis]
+    omitted = not_shown(at)
+    shown = [m.label for m in at.metric]
+    assert all(label in shown or f"*{label}*" in omitted for label in kpi_labels(page)), (shown, omitted)
     drawn = charts(at)
-    assert len(drawn) == sum(len(p.board.charts) for p in parts)
+    titles = [c.title for p in parts for c in p.board.charts]
+    assert len(drawn) + sum(f"*{t}*" in omitted for t in titles) == len(titles), omitted
     assert all(d["rows"] > 0 for d in drawn), "a chart without data"
     assert len(at.get("download_button")) == sum(1 for p in parts if p.board.table is not None)
     assert any(e.label == "Definitions" for e in at.expander)
+    assert at.caption[0].value.startswith("Data as of") or "published" in at.caption[0].value
 
 
 def test_sales_page_numbers_and_filters(warehouse_lake, use_project):
@@ -104,14 +127,16 @@ def test_churn_page_puts_at_risk_customers_first(warehouse_lake, use_project):
     at = open_page("churn_indicators")
     assert_clean(at)
     got = metrics(at)
-    assert (got["Active customers"], got["At risk"], got["Churned"]) == ("2", "2", "1")
+    assert (got["Active"], got["At risk"], got["Churned"]) == ("2", "2", "1")
     assert got["Revenue at risk (last 365 days)"] == "$100.50"  # 40.00 + 60.50
-    table = at.dataframe[0].value
-    assert list(table["churn_status"][:2]) == ["at_risk", "at_risk"]
+    table = next(d.value for d in at.dataframe if "user_id" in d.value.columns)
+    assert list(table["churn_status"][:2]) == ["At risk", "At risk"]  # the vocabulary's label
     assert list(table["user_id"][:2]) == ["U2", "U5"]  # by overdue ratio 2.0, 1.1
+    assert got["Churned by the rule (share of customers)"] == "20.0%"  # U3 of five
+    assert any("Why they differ" in c.value for c in at.caption)
     at.multiselect(key="churn_indicators:filter:churn_status").set_value(["active"]).run()
     got = metrics(at)
-    assert (got["Active customers"], got["At risk"], got["Churned"]) == ("2", "0", "0")
+    assert (got["Active"], got["At risk"], got["Churned"]) == ("2", "0", "0")
 
 
 def test_pricing_page_states_the_discount_signal(warehouse_lake, use_project):
@@ -121,6 +146,9 @@ def test_pricing_page_states_the_discount_signal(warehouse_lake, use_project):
     assert any("no discount signal" in w.value for w in at.warning)
     assert metrics(at)["$0 lines (comps)"] == "3"  # 2 + 1
     assert metrics(at)["Revenue"] == "$420.00"
+    assert "Discount amount" not in metrics(at)  # no signal: the KPI is omitted, with the reason
+    assert "*Discount amount* — no discount signal in this data" in not_shown(at)
+    assert "*$0 lines by category* — fewer than 30 $0 lines" in not_shown(at)
 
 
 def test_clv_page_shows_the_fitted_model_and_asks_for_an_evaluation(warehouse_lake, use_project):
@@ -161,13 +189,88 @@ def test_health_page_reads_the_run_store(warehouse_lake, use_project):
     at = open_page("pipeline_health")
     assert_clean(at)
     got = metrics(at)
-    assert got["Last run"] == "OK"
+    assert got["Run status"] == "OK"
     assert got["Specs ok"] == "2 / 2"
     assert got["Rows written"] == "104"  # 99 + 5
     assert got["Rows quarantined"] == "3"
+    assert got["Duration"] == "2.5 min"  # 00:00:00 -> 00:02:30
     specs = next(d.value for d in at.dataframe if "spec" in d.value.columns and "seconds" in d.value.columns)
     assert list(specs["seconds"]) == [4.5, 7.25]
     fresh = next(d.value for d in at.dataframe if "latest in data" in d.value.columns)
     sales = fresh[fresh["table"] == "gold.sales_trends"].iloc[0]
     assert str(sales["latest in data"]) == "2024-01-10" and sales["days behind as_of"] == 0
-    assert len(at.get("vega_lite_chart")) == 2  # durations, failing rules
+    conservation = next(d.value for d in at.dataframe if "balanced" in d.value.columns)
+    assert conservation.iloc[0].to_dict() == {"spec": "silver.order_items", "input": "lines", "rows in": 102,
+                                              "rows out": 99, "quarantined": 3, "filtered": 0,
+                                              "deduplicated": 0, "dropped": 0, "balanced": "yes"}
+    samples = [e for e in at.expander if e.label.startswith("Sample quarantined rows")]
+    assert [e.label for e in samples] == ["Sample quarantined rows: silver.order_items · line_keys_present (3 shown)"]
+    assert any("the trend needs two" in c.value for c in at.caption)  # one run recorded
+
+
+def test_health_page_shows_a_failed_run_in_red(fresh_lake, use_project):
+    from engine.run.record import RunRecord, RunStore, SpecRecord
+
+    error = ("TerminalError: conservation failed for input 'lines': rows in 102 != rows out 90 + quarantined 3 + "
+             "filtered 0 + deduplicated 0 + dropped 0; a join or step changed the row count without accounting "
+             "for it. " + "Context: " + "x" * 400)  # long on purpose: it must not be cut off
+    resume = "medallion run --resume 20240111T000000000Z-ffffff"
+    RunStore(fresh_lake / "_runs").save(RunRecord(
+        run_id="20240111T000000000Z-ffffff", project="test", profile="local", status="failed",
+        started_at="2024-01-11T00:00:00+00:00", finished_at="2024-01-11T00:01:00+00:00", resume_command=resume,
+        specs=[SpecRecord(spec="silver.order_items", layer="silver", status="failed", attempts=1, seconds=3.0,
+                          error=error, error_class="TerminalError"),
+               SpecRecord(spec="gold.sales_trends", layer="gold", status="skipped")]))
+    use_project(ROOT, [f"lake_dir={fresh_lake}"])
+    at = open_page("pipeline_health")
+    assert not at.exception
+    assert metrics(at)["Run status"] == "FAILED"  # the newest run is picked first
+    red = [e.value for e in at.error]
+    assert len(red) == 1 and "failed** at `silver.order_items`" in red[0] and f"To resume: `{resume}`" in red[0]
+    assert [c.value for c in at.code] == [error]  # the full error, not cut
+    assert any("Skipped because an input failed: `gold.sales_trends`" in c.value for c in at.caption)
+    durations = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert durations["encoding"]["color"]["scale"]["range"][1] == "#c62828"  # failed = red
+    at.selectbox(key="health:run").select_index(1).run()  # the run picker: back to the good run
+    assert metrics(at)["Run status"] == "OK" and not at.error
+    assert any(c.value.startswith("2 finished run") or "Run duration" in str(c) for c in at.markdown) \
+        or len(at.get("vega_lite_chart")) == 2
+
+
+def test_a_two_customer_group_is_greyed_with_its_count(warehouse_lake, use_project):
+    use_project(ROOT, [f"lake_dir={warehouse_lake}"])
+    at = open_page("loyalty_impact")
+    assert_clean(at)
+    chart = next(c for c in charts_data(at) if c["title"] == "Customers")
+    rows = {r["xl"]: r for r in chart["data"]}
+    assert set(rows) == {"never member (n=120)", "joined (n=80)", "always member (n=45)", "lapsed member (n=2)"}
+    assert rows["lapsed member (n=2)"]["small"] and not rows["joined (n=80)"]["small"]  # below 30: greyed
+    assert any("groups with fewer than 30 customers are greyed" in c.value for c in at.caption)
+
+
+def test_a_partial_month_is_marked(warehouse_lake, use_project):
+    use_project(ROOT, [f"lake_dir={warehouse_lake}"])
+    at = open_page("loyalty_impact")
+    assert_clean(at)
+    # as_of 2024-02-20: February is covered from the 1st to the 20th, 20 of its 29 days (2024 is a leap year)
+    note = "the last month (2024-02-01 to 2024-02-20: 20 of 29 days) is partial, drawn hollow"
+    assert sum(note in c.value for c in at.caption) == 3  # the three monthly charts
+    orders = next(c for c in charts_data(at) if c["title"] == "Orders by loyalty group")
+    partial = sorted({r["x"] for r in orders["data"] if r["partial"]})
+    assert len(partial) == 1 and partial[0].startswith(("2024-02-01", "1706745600000"))
+
+
+def charts_data(at: AppTest) -> list[dict]:
+    """Each chart's title (the markdown above it) and its rows."""
+    out = []
+    titles = [m.value.strip("*") for m in at.markdown if m.value.startswith("**") and m.value.endswith("**")]
+    for el in at.get("vega_lite_chart"):
+        rows = []
+        for d in el.proto.datasets:
+            rows += pa.ipc.open_stream(d.data.data).read_all().to_pylist()
+        out.append({"data": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+                             for r in rows]})
+    charted = [t for t in titles if t not in ("KPIs",)]
+    for item, title in zip(out, charted):
+        item["title"] = title
+    return out
