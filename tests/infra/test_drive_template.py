@@ -131,3 +131,11 @@ def test_first_deploy_stages_the_code_then_makes_the_function(tmp_path, monkeypa
         lines.clear()
         assert deploy_platform(aws, target, template, lines.append, poll_seconds=0) == "unchanged"
         assert any("unchanged artefact" in line for line in lines)
+
+
+def test_the_job_reads_where_the_lambda_writes(template):
+    """The Glue job's raw_dir is the Lambda's newest-copy prefix, so Drive files reach the run."""
+    resources = json.loads(template.read_text())["Resources"]
+    env = resources["DriveFunction"]["Properties"]["Environment"]["Variables"]
+    project = load_project(ROOT, "aws", env={})
+    assert project.profile.deploy.job_vars["raw_dir"] == f"s3://{env['RAW_BUCKET']}/{env['RAW_PREFIX']}/latest"
