@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.errors import MedallionError, RunError, StorageFault
+from engine.errors import MedallionError, RunError, StorageFault, UsageError
 from engine.io.objectstore import LocalStore, ObjectStore, holder_identity, holder_is_stale
 
 POINTER = "_current.json"
@@ -335,11 +335,11 @@ class Lake:
         if version is None:
             older = [v for v in kept if current is None or v < current.version]
             if not older:
-                raise RunError(f"{table} has no version before {current.version if current else '?'} to roll "
+                raise UsageError(f"{table} has no version before {current.version if current else '?'} to roll "
                                f"back to (kept: {', '.join(map(str, kept)) or 'none'})")
             version = older[-1]
         if version not in kept:
-            raise RunError(f"{table} has no version {version} (kept: {', '.join(map(str, kept)) or 'none'})")
+            raise UsageError(f"{table} has no version {version} (kept: {', '.join(map(str, kept)) or 'none'})")
         record = self._manifest(table, version)
         assert record is not None
         self.check_intact(record)

@@ -98,6 +98,11 @@ def rollback_command(ws: Any, table: str, version: int | None, reporter: Reporte
     from engine.errors import StorageFault
     from engine.run.lock import LakeLock
 
+    if table not in ws.graph.specs:  # a usage error, not a failed run: no command would make it exist
+        from engine.errors import UsageError
+        from engine.spec.suggest import did_you_mean
+
+        raise UsageError(f"no table '{table}' in this project{did_you_mean(table, ws.graph.specs)}")
     with LakeLock(ws.lake.root, f"rollback-{table}"):
         try:
             before = str(ws.lake.require(table).version)

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from engine.errors import RunError
+from engine.errors import RunError, UsageError
 from engine.io.lake import LocalLake
 from engine.io.s3lake import S3Lake
 
@@ -131,10 +131,10 @@ def test_rollback_moves_the_pointer_back_and_forth(s3):
     assert json.loads(body(s3, "lake/gold/m/_current.json"))["rows"] == 2
     assert lake.rollback("gold.m", 1).rows == 1
     assert lake.rollback("gold.m", 3).version == 3
-    with pytest.raises(RunError, match=r"gold.m has no version 7 \(kept: 1, 2, 3\)"):
+    with pytest.raises(UsageError, match=r"gold.m has no version 7 \(kept: 1, 2, 3\)"):
         lake.rollback("gold.m", 7)
     lake.rollback("gold.m", 1)
-    with pytest.raises(RunError, match=r"no version before 1 to roll back to \(kept: 1, 2, 3\)"):
+    with pytest.raises(UsageError, match=r"no version before 1 to roll back to \(kept: 1, 2, 3\)"):
         lake.rollback("gold.m")
     # after a rollback, the next write still gets a fresh number
     assert commit(lake, s3, "gold.m").version == 4

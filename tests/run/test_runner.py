@@ -110,8 +110,10 @@ def test_run_commit_fail_skip_and_resume(spark, make_project, capsys):
     assert "gold.c: version 2 -> 1" in capsys.readouterr().out
     assert json.loads((lake / "gold/c/_current.json").read_text())["version"] == 1
     assert main(["rollback", "gold.c", "2", *base]) == 0
-    assert main(["rollback", "gold.c", "7", *base]) == 1
+    assert main(["rollback", "gold.c", "7", *base]) == 2  # a usage error, as the README says
     assert "gold.c has no version 7 (kept: 1, 2)" in capsys.readouterr().err
+    assert main(["rollback", "gold.cc", *base]) == 2  # an unknown table: no command to suggest but a name
+    assert "no table 'gold.cc' in this project (did you mean 'gold.c'?)" in capsys.readouterr().err
 
 
 def test_transient_errors_are_retried_terminal_are_not():
