@@ -42,6 +42,7 @@ def test_dashboard_binds_loopback_and_stops_with_its_command(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "dashboard", "--port", str(port),
                              "--project-dir", str(ROOT), "--var", f"lake_dir={tmp_path / 'lake'}"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    servers: list[psutil.Process] = []
     try:
         _wait_healthy(port, proc)
         servers = psutil.Process(proc.pid).children(recursive=True)
@@ -56,8 +57,9 @@ def test_dashboard_binds_loopback_and_stops_with_its_command(tmp_path):
         assert alive == [], f"server still running after the command stopped: {alive}"
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, "the port is still served"
-    finally:
+    finally:  # only what this test started: the command and its server (never the suite's own JVM)
         if proc.poll() is None:
             proc.kill()
-        for child in psutil.Process().children(recursive=True):
-            child.kill()
+        for server in servers:
+            if server.is_running():
+                server.kill()
