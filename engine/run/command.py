@@ -93,12 +93,20 @@ def runs_status(ws: Any, record: RunRecord) -> str:
     return resumes.shown_status(record, holder)
 
 
+def _has_versions(ws: Any, table: str) -> bool:
+    try:
+        return bool(ws.lake.versions(table))
+    except Exception:  # noqa: BLE001 - a name the lake cannot even address has no versions
+        return False
+
+
 def rollback_command(ws: Any, table: str, version: int | None, reporter: Reporter) -> None:
     """Point a table back at a kept version; also repairs a pointer that cannot be read."""
     from engine.errors import StorageFault
     from engine.run.lock import LakeLock
 
-    if table not in ws.graph.specs:  # a usage error, not a failed run: no command would make it exist
+    # a usage error, not a failed run: neither a spec nor any kept version has that name
+    if table not in ws.graph.specs and not _has_versions(ws, table):
         from engine.errors import UsageError
         from engine.spec.suggest import did_you_mean
 
