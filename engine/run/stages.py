@@ -197,7 +197,7 @@ def account_rows(job: SpecJob) -> None:
             losses.append(Loss("deduplicated", "identical re-delivery", rows=job.resolution.identical()))
             losses.append(Loss("superseded", "older version of a re-delivered key",
                                rows=job.resolution.superseded_rows()))
-        records = sum(read.count() for read in job.reads) + _rejected(ctx)
+        records = sum(read.count() for read in job.reads) + _rejected(ctx) + _set_aside_by_readers(ctx)
         job.rows_in = records
         job.accounting = account("records read" + (" + stored rows" if job.stored_rows else ""),
                                  records + job.stored_rows, rows_out, losses)
@@ -207,6 +207,13 @@ def account_rows(job: SpecJob) -> None:
 
 def _rejected(ctx: StepContext) -> int:
     return sum(loss.count() for loss in ctx.losses if isinstance(loss, RejectedCount))
+
+
+def _set_aside_by_readers(ctx: StepContext) -> int:
+    """Records a reader itself quarantined (a text line with the wrong field count): they were
+    read, so they count in ``records read`` as well as in the quarantine."""
+    return sum(loss.count() for loss in ctx.losses
+               if loss.kind == "quarantined" and loss.step.endswith("(read)") and not isinstance(loss, RejectedCount))
 
 
 def commit(job: SpecJob) -> None:
