@@ -133,7 +133,9 @@ def test_documented_examples_run_as_written(spark, pg_database, tmp_path, capsys
 
     project = tmp_path / "project"
     project.mkdir()
-    shutil.copy(ROOT / "medallion.yaml", project)
+    for name in ("medallion.yaml", "vocabulary.yaml"):  # the project's config and shared definitions
+        if (ROOT / name).is_file():
+            shutil.copy(ROOT / name, project)
     for folder in ("pipelines", "marts"):
         shutil.copytree(ROOT / folder, project / folder)
     shutil.copytree(RAW, project / "data" / "raw")
