@@ -5,7 +5,8 @@
 # What gets installed, and for what:
 #   make demo  -> .venv with the runtime only (`pip install -e .`): Spark, DuckDB, the dashboards.
 #                 No system packages.
-#   make test  -> the same venv plus the `dev` extra (pytest, moto, cfn-lint, selenium), checkov in
+#   make test  -> the same venv plus the `dev` extra (pytest, moto, cfn-lint, selenium) and the
+#                 `drive` extra (google-auth, for the Drive Lambda's tests), checkov in
 #                 a venv of its own under .venv/tools (it pins old boto3/packaging versions),
 #                 and, as root with apt-get, two Debian packages the integration tests use:
 #                 libpostgresql-jdbc-java (the postgres profile's JDBC driver) and chromium +
@@ -36,8 +37,8 @@ $(STAMP): pyproject.toml
 setup-dev: $(DEV_STAMP) $(CHECKOV_STAMP) system-packages
 
 $(DEV_STAMP): $(STAMP) pyproject.toml
-	@echo "setup: adding the test and deploy tooling (the 'dev' extra) to $(VENV)"
-	$(PIP) -e '.[dev]'
+	@echo "setup: adding the test and deploy tooling (the 'dev' and 'drive' extras) to $(VENV)"
+	$(PIP) -e '.[dev,drive]'
 	touch $(DEV_STAMP)
 
 $(CHECKOV_STAMP): $(STAMP)
