@@ -4,13 +4,18 @@
   loopback, and AWS credentials are fake. moto intercepts boto3 in-process, so it still works.
 - One SparkSession for the whole session (starting Spark costs seconds).
 - The developer's own MEDALLION_* settings never leak into tests.
+- Run locators (engine/run/resume.py) go to a folder of the session's own, never into the
+  repository's ``.medallion/`` (many tests run the repository's project with a temporary lake).
 """
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +31,9 @@ os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
 })
+STATE_DIR = tempfile.mkdtemp(prefix="medallion-test-state-")
+os.environ["MEDALLION_STATE_DIR"] = STATE_DIR  # inherited by every subprocess a test starts
+atexit.register(shutil.rmtree, STATE_DIR, True)
 
 _real_connect = socket.socket.connect
 _real_create_connection = socket.create_connection

@@ -10,11 +10,16 @@ leaves a small locator in ``<project>/.medallion/runs/<run id>.json`` (profile, 
 given, lake location); a resume reopens the workspace with them (command-line ``--var`` wins)
 and so finds the run store where the failed run used it. The run record itself keeps the
 profile and every resolved variable.
+
+``MEDALLION_STATE_DIR`` moves the locators out of the project (``<dir>/runs``): for a read-only
+checkout, for several people sharing one, and for the test suite, which must never write into
+the repository it tests.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +30,21 @@ from engine.run.record import RunRecord, RunStore
 from engine.spec.suggest import did_you_mean
 
 LOCATORS = Path(".medallion") / "runs"
+STATE_DIR_VARIABLE = "MEDALLION_STATE_DIR"
 STALE_AFTER = 6 * 3600  # as the lake lock: a holder older than this is gone
+
+
+def locator_folder(project_root: Path) -> Path:
+    """Where the locators of runs started from ``project_root`` are kept."""
+    override = os.environ.get(STATE_DIR_VARIABLE)
+    return Path(override).expanduser() / "runs" if override else project_root / LOCATORS
 
 
 def remember(project_root: Any, record: RunRecord, lake_root: Any) -> None:
     """Leave the locator of a run in its project (best effort: a read-only project is fine)."""
     if not isinstance(project_root, Path):
         return
-    folder = project_root / LOCATORS
+    folder = locator_folder(project_root)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{record.run_id}.json").write_text(json.dumps(
@@ -44,7 +56,7 @@ def remember(project_root: Any, record: RunRecord, lake_root: Any) -> None:
 
 def locate(project_root: Path, run_id: str | None) -> dict[str, Any] | None:
     """The locator of ``run_id`` (None/"latest": the newest one), or None."""
-    folder = project_root / LOCATORS
+    folder = locator_folder(project_root)
     if run_id in (None, "", "latest"):
         found = sorted(folder.glob("*.json")) if folder.is_dir() else []
         return json.loads(found[-1].read_text()) if found else None
