@@ -10,7 +10,8 @@
 #                 a venv of its own under .venv/tools (it pins old boto3/packaging versions),
 #                 and, as root with apt-get, two Debian packages the integration tests use:
 #                 libpostgresql-jdbc-java (the postgres profile's JDBC driver) and chromium +
-#                 chromium-driver (the headless-browser dashboard tests). Set
+#                 chromium-driver (the headless-browser dashboard tests), and npm (the draw.io
+#                 renderer test installs mxGraph from the npm registry into a temporary folder). Set
 #                 NO_SYSTEM_PACKAGES=1 to skip them (those tests then skip, or fail under CI=true).
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   ?= .venv
@@ -52,6 +53,7 @@ system-packages:
 	@need=""; \
 	[ -f /usr/share/java/postgresql.jar ] || need="$$need libpostgresql-jdbc-java"; \
 	command -v chromedriver >/dev/null 2>&1 || need="$$need chromium chromium-driver"; \
+	command -v npm >/dev/null 2>&1 || need="$$need npm"; \
 	if [ -z "$$need" ]; then exit 0; fi; \
 	if [ -n "$(NO_SYSTEM_PACKAGES)" ] || ! command -v apt-get >/dev/null 2>&1 || [ "$$(id -u)" != 0 ]; then \
 	  echo "note: the tests would use these Debian packages:$$need (JDBC driver for the postgres profile," \
