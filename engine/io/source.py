@@ -73,6 +73,18 @@ def read_csv(spark: Any, location: str) -> Any:
     return spark.createDataFrame(rows, schema)
 
 
+def jdbc_failure(exc: BaseException, password: str | None) -> str:
+    """What went wrong in a Spark JDBC write, by its root cause (never Py4J's ``o123.jdbc``), with
+    the one fix a missing driver needs; the password masked wherever the driver echoes it."""
+    from engine.run.failures import root_cause
+
+    text = root_cause(exc).replace(password or "\0", "****")
+    if "ClassNotFoundException" in text or "No suitable driver" in text:
+        text += (" (the JDBC driver is not on Spark's classpath: install it, e.g. apt-get install "
+                 "libpostgresql-jdbc-java, then start the command again)")
+    return text
+
+
 def load_table(spark: Any, conn: Any, config: Any, secrets: SecretProvider | None, table: str, location: str) -> int:
     """Replace ``<schema>.<table>`` by the CSV's records (JDBC into staging, then a swap); row count."""
     import psycopg
@@ -85,8 +97,8 @@ def load_table(spark: Any, conn: Any, config: Any, secrets: SecretProvider | Non
     try:
         frame.write.jdbc(url, f"{quote(schema)}.{quote(staging)}", mode="overwrite", properties=props)
     except Exception as exc:  # noqa: BLE001 - Py4J errors carry the JDBC message
-        text = str(exc).replace(props.get("password") or "\0", "****").strip().splitlines()[0]
-        raise TerminalError(f"source load of {location} into {schema}.{table}: {text}") from None
+        raise TerminalError(f"source load of {location} into {schema}.{table}: "
+                            f"{jdbc_failure(exc, props.get('password'))}") from None
     try:
         with conn.transaction():
             conn.execute(f"DROP TABLE IF EXISTS {quote(schema)}.{quote(table)}")

@@ -59,3 +59,18 @@ def test_each_profile_builds_its_own_adapter():
     assert aws.warehouse.catalog.prefix == "medallion_"
     assert aws.source.password == "${secret:rds_source.password}" and aws.source.sslmode == "require"
     assert aws.project.spec_dirs[0] == "pipelines/bronze_jdbc"
+
+
+def test_a_failed_jdbc_write_names_its_root_cause_not_py4j(spark):
+    """A real Spark JDBC write with a driver class that is not on the classpath."""
+    from engine.io.source import jdbc_failure
+
+    frame = spark.createDataFrame([(1,)], "id int")
+    with pytest.raises(Exception) as err:
+        frame.write.jdbc("jdbc:postgresql://127.0.0.1:5432/none", "t", mode="overwrite",
+                         properties={"driver": "org.example.MissingDriver", "user": "u", "password": "s3cret-pw"})
+    text = jdbc_failure(err.value, "s3cret-pw")
+    assert "An error occurred while calling" not in text
+    assert "org.example.MissingDriver" in text and "ClassNotFoundException" in text
+    assert "apt-get install libpostgresql-jdbc-java" in text
+    assert "s3cret-pw" not in text
