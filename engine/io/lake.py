@@ -342,9 +342,30 @@ class Lake:
             raise UsageError(f"{table} has no version {version} (kept: {', '.join(map(str, kept)) or 'none'})")
         record = self._manifest(table, version)
         assert record is not None
-        self.check_intact(record)
+        if record.owner:  # a side table was committed with its spec's table: both go back together
+            return self._rollback_with_owner(record)
+        sides = [self._manifest(side, v) for side, v in record.companions.items()]
+        missing = [f"{side} version {v}" for (side, v), m in zip(record.companions.items(), sides) if m is None]
+        if missing:
+            raise UsageError(f"{table} version {version} was committed with {', '.join(missing)}, which is no "
+                             f"longer kept; roll back to a later version (kept: {', '.join(map(str, kept))})")
+        for side in [record, *sides]:
+            self.check_intact(side)
         self._switch(record, etag)
+        for side in sides:  # the table and its side tables show the same commit again
+            self._switch(side, self._raw_etag(side.table))
         return record
+
+    def _rollback_with_owner(self, record: TableVersion) -> TableVersion:
+        """Roll a side table back by rolling back the spec table that committed it."""
+        owner = record.owner or ""
+        for candidate in reversed(self._kept(owner)):
+            manifest = self._manifest(owner, candidate)
+            if manifest is not None and manifest.companions.get(record.table) == record.version:
+                self.rollback(owner, candidate)
+                return record
+        raise UsageError(f"{record.table} version {record.version} was committed with a version of {owner} "
+                         f"that is no longer kept; roll back {owner} instead (medallion rollback {owner})")
 
     def abort(self, pending: PendingWrite) -> None:
         """Remove a failed write's folder and claim; the pointer never moved, so readers saw nothing."""

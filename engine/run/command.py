@@ -110,7 +110,8 @@ def rollback_command(ws: Any, table: str, version: int | None, reporter: Reporte
         from engine.errors import UsageError
         from engine.spec.suggest import did_you_mean
 
-        raise UsageError(f"no table '{table}' in this project{did_you_mean(table, ws.graph.specs)}")
+        known = [*ws.graph.specs, *(t.table for t in ws.lake.tables([]))]  # side tables too
+        raise UsageError(f"no table '{table}' in this project{did_you_mean(table, known)}")
     with LakeLock(ws.lake.root, f"rollback-{table}"):
         try:
             before = str(ws.lake.require(table).version)
