@@ -29,6 +29,7 @@ from infra.target import Target, target_for
 from infra.template import build_template
 from infra.template_hosting import HEALTH, missing_hosting_settings
 from infra.template_iam import KEY_ARN
+from infra.template_image import image_tag
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "infra" / "Dockerfile"
@@ -162,13 +163,18 @@ def test_security_groups_alb_to_tasks_to_redshift_only(template):
     assert {r["FromPort"] for r in groups["AlbSecurityGroup"]["SecurityGroupIngress"]} == {80, 443}
 
 
-def test_task_role_reads_its_secret_and_decrypts_only(template):
+def test_task_role_reads_its_secret_decrypts_and_reads_the_run_store_only(template):
     role = _of_type(template, "AWS::IAM::Role")["DashboardsTaskRole"]
     (policy,) = role["Policies"]
     assert policy["PolicyDocument"]["Statement"] == [
         {"Sid": "ReadOwnSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
          "Resource": [{"Ref": "DashboardsPasswordSecret"}]},
-        {"Sid": "DecryptWithDataKey", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [KEY_ARN]}]
+        {"Sid": "DecryptWithDataKey", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [KEY_ARN]},
+        # the run store only ("data as of", health page, model reports): no table data, so no silver
+        {"Sid": "ReadRunRecords", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": ["arn:aws:s3:::medallion-lake/lake/_runs/*"]},
+        {"Sid": "ListRunRecords", "Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": ["arn:aws:s3:::medallion-lake"], "Condition": {"StringLike": {"s3:prefix": ["lake/_runs/*"]}}}]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
 
 
@@ -181,11 +187,26 @@ def test_repository_and_build_project(template):
     assert build["Source"]["Type"] == "S3"
     assert build["Source"]["Location"] == "medallion-lake-artefacts/medallion/artefacts/dashboards-image-context.zip"
     assert "docker build --pull -f infra/Dockerfile" in build["Source"]["BuildSpec"]
-    tag = {v["Name"]: v["Value"] for v in build["Environment"]["EnvironmentVariables"]}["IMAGE_TAG"]
-    assert re.fullmatch(r"[0-9a-f]{16}", tag)
+    assert build["Environment"]["PrivilegedMode"] is True  # docker build inside CodeBuild
+    assert [v["Name"] for v in build["Environment"]["EnvironmentVariables"]] == ["REPOSITORY_URI"]  # the tag: per build
+    # the image the service runs is the stack parameter the deploy sets once the image is in ECR
+    assert template["Parameters"]["DashboardsImageTag"]["Default"] == "none"
+    assert template["Conditions"]["DashboardsImagePushed"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "DashboardsImageTag"}, "none"]}]}
     image = _of_type(template, "AWS::ECS::TaskDefinition")["DashboardsTask"]["ContainerDefinitions"][0]["Image"]
-    assert image == {"Fn::Join": ["", [{"Fn::GetAtt": ["DashboardsRepository", "RepositoryUri"]}, f":{tag}"]]}
-    assert template["Outputs"]["DashboardsImageTag"]["Value"] == tag
+    assert image == {"Fn::Join": ["", [{"Fn::GetAtt": ["DashboardsRepository", "RepositoryUri"]}, ":",
+                                       {"Ref": "DashboardsImageTag"}]]}
+    service = _of_type(template, "AWS::ECS::Service")["DashboardsService"]
+    assert service["DesiredCount"] == {"Fn::If": ["DashboardsImagePushed", 1, 0]}  # no task before its image
+    assert template["Outputs"]["DashboardsImageTag"]["Value"] == {"Ref": "DashboardsImageTag"}
+    target = target_for(load_project(ROOT, "aws", env=READY))
+    assert re.fullmatch(r"[0-9a-f]{16}", image_tag(target)) and image_tag(target) == image_tag(target)
+
+
+def test_without_dashboards_the_template_has_no_image_parameter():
+    template = build_template(target_for(load_project(ROOT, "aws", env={**READY, "MEDALLION_DASHBOARDS": "false"})))
+    assert "Parameters" not in template and "Conditions" not in template
+    assert not _of_type(template, "AWS::ECR::Repository")
 
 
 def test_deploy_refuses_without_a_certificate_naming_the_variable():
