@@ -29,6 +29,8 @@ NO_IMAGE = "none"
 PUSHED = "DashboardsImagePushed"
 DOCKERFILE = Path(__file__).with_name("Dockerfile")
 CONTEXT_FILE = "dashboards-image-context.zip"
+# project files the dashboards read besides medallion.yaml and the specs (the Glue job needs neither)
+DASHBOARD_FILES = ("vocabulary.yaml",)
 BUILDSPEC = """version: 0.2
 env:
   shell: bash
@@ -59,7 +61,9 @@ def image_tag(target: Target) -> str:
     root = target.project.root
     digest = hashlib.sha256()
     pins = "\n".join(image_requirements()).encode()
-    for part in (DOCKERFILE.read_bytes(), build_wheel(root), dashboards_wheel(root), project_archive(target), pins):
+    extra = [(root / name).read_bytes() for name in DASHBOARD_FILES if (root / name).is_file()]
+    for part in (DOCKERFILE.read_bytes(), build_wheel(root), dashboards_wheel(root), project_archive(target), pins,
+                 *extra):
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()[:16]
 
