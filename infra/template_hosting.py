@@ -279,6 +279,20 @@ def missing_hosting_settings(target: Target) -> str | None:
     if any(s.startswith("subnet-0000") for s in hosting.alb_subnet_ids) or len(hosting.alb_subnet_ids) < 2:
         return ("the dashboards' load balancer needs two subnets in two zones: export "
                 "MEDALLION_ALB_SUBNET_IDS=subnet-a,subnet-b")
+    return _oidc_problem(hosting.oidc)
+
+
+def _oidc_problem(oidc: Any) -> str | None:
+    """An external identity provider the load balancer cannot use (it speaks HTTPS only)."""
+    if oidc is None:
+        return None
+    for field in ("issuer", "authorization_endpoint", "token_endpoint", "user_info_endpoint"):
+        value = getattr(oidc, field)
+        if not value.startswith("https://") or len(value) <= len("https://") or ".example" in value:
+            return (f"deploy.hosting.oidc.{field} must be your identity provider's https:// URL (got {value!r}); "
+                    "its discovery document (<issuer>/.well-known/openid-configuration) lists them")
+    if not oidc.client_id.strip():
+        return "deploy.hosting.oidc.client_id is empty: the id of the dashboards' client at your identity provider"
     return None
 
 

@@ -22,7 +22,7 @@ from engine.spec.project import DeployOidc, load_project
 from infra.deployer import deploy
 from infra.target import Target, target_for
 from infra.template import build_template
-from infra.template_hosting import missing_hosting_settings
+from infra.template_hosting import missing_hosting_settings, require_hosting_settings
 from infra.template_iam import KEY_ARN
 from infra.template_image import image_tag
 from tests.dashboards.test_pages import PAGES
@@ -117,6 +117,27 @@ def test_external_idp_replaces_the_pool():
     assert config["ClientSecret"] == "{{resolve:secretsmanager:medallion/dashboards/oidc_client_secret}}"
     assert config["OnUnauthenticatedRequest"] == "authenticate" and config["Issuer"] == "https://idp.corp.test"
     assert not _reaches_target_group_unauthenticated(actions)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"token_endpoint": "http://idp.corp.test/token"}, "deploy.hosting.oidc.token_endpoint must be your identity "
+                                                       "provider's https:// URL (got 'http://idp.corp.test/token')"),
+    ({"issuer": "https://idp.example"}, "deploy.hosting.oidc.issuer must be"),
+    ({"user_info_endpoint": ""}, "deploy.hosting.oidc.user_info_endpoint must be"),
+    ({"client_id": " "}, "deploy.hosting.oidc.client_id is empty"),
+])
+def test_a_misconfigured_identity_provider_is_refused_before_aws(change, message):
+    base = target_for(load_project(ROOT, "aws", env=READY))
+    fields = {"issuer": "https://idp.corp.test", "authorization_endpoint": "https://idp.corp.test/authorize",
+              "token_endpoint": "https://idp.corp.test/token", "user_info_endpoint": "https://idp.corp.test/userinfo",
+              "client_id": "dashboards"}
+    good = base.config.hosting.model_copy(update={"oidc": DeployOidc(**fields)})
+    assert missing_hosting_settings(Target(base.project, base.config.model_copy(update={"hosting": good}))) is None
+    bad = base.config.hosting.model_copy(update={"oidc": DeployOidc(**{**fields, **change})})
+    target = Target(base.project, base.config.model_copy(update={"hosting": bad}))
+    assert message in missing_hosting_settings(target)
+    with pytest.raises(UsageError, match="deploy.hosting.oidc"):
+        require_hosting_settings(target)
 
 
 def test_service_is_private_and_health_checked(template):
