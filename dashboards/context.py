@@ -3,8 +3,8 @@
 Why environment variables: ``medallion dashboard`` starts ``streamlit run`` in a new process and
 AppTest runs the script in-process; both can set the environment, neither passes arguments the
 same way. Query results are cached keyed by the source, the last publish (the newest finished
-run: a new publish is seen at once) and the SQL text with its parameters, for at most
-``MEDALLION_DASHBOARD_TTL`` seconds (default 300). The project is re-opened when a spec YAML,
+run, read from the run store at most every 15 s: a new publish is seen within that) and the SQL
+text with its parameters, for at most ``MEDALLION_DASHBOARD_TTL`` seconds (default 300). The project is re-opened when a spec YAML,
 medallion.yaml or vocabulary.yaml changes, so a new mart is a new page without a restart.
 """
 

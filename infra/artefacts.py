@@ -72,6 +72,8 @@ def build_wheel(root: Path) -> bytes:
                     f"Metadata-Version: 2.1\nName: medallion\nVersion: {version('medallion')}\n{deps}".encode()))
     entries.append((f"{dist}.dist-info/WHEEL",
                     b"Wheel-Version: 1.0\nGenerator: medallion-deploy\nRoot-Is-Purelib: true\nTag: py3-none-any\n"))
+    # the ``medallion`` command, as pyproject.toml declares it: what the dashboards image's CMD runs
+    entries.append((f"{dist}.dist-info/entry_points.txt", b"[console_scripts]\nmedallion = engine.cli:entry\n"))
     record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in sorted(entries))
     entries.append((f"{dist}.dist-info/RECORD", (record + f"{dist}.dist-info/RECORD,,\n").encode()))
     return _zip(entries)

@@ -132,6 +132,8 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
     key_arn = key_arn_of(aws["kms"], f"alias/{target.prefix}")
     role = lambda name: aws["iam"].get_role(RoleName=name)["Role"]["Arn"]  # noqa: E731
     outcome.uploaded = upload(aws["s3"], target, items, key_arn, say)
+    from infra.image_build import ensure_dashboards_image  # build the image if new, then the service runs it
+    ensure_dashboards_image(aws, target, key_arn, say, poll_seconds=poll_seconds)
     outcome.missing_secrets = ensure_connection_secrets(aws["secretsmanager"], target, key_arn, say)
     env = Environment(key_arn, role(target.job_role_name), build, modules, digests)
     wanted = desired(target, env)

@@ -3,7 +3,7 @@
 Layout (the Dockerfile's ``COPY`` lines): ``infra/Dockerfile``; ``wheels/`` with the Glue job's
 engine wheel (the same bytes the job runs), the dashboards add-on wheel and one wheel per
 dependency (``infra/wheels.py``: pinned, downloaded on the deploying machine); ``project/`` with
-medallion.yaml and the specs. Uploaded next to the job's artefacts, where the CodeBuild project
+medallion.yaml, the specs and vocabulary.yaml (the pages' shared definitions). Uploaded next to the job's artefacts, where the CodeBuild project
 reads it; a machine with a Docker daemon can build the same context locally.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from infra.artefacts import build_wheel, project_archive
 from infra.glue_plan import wheel_name
 from infra.target import Target
-from infra.template_image import CONTEXT_FILE, DOCKERFILE
+from infra.template_image import CONTEXT_FILE, DASHBOARD_FILES, DOCKERFILE
 from infra.wheels import dashboards_wheel, dashboards_wheel_name
 
 
@@ -30,6 +30,7 @@ def context_entries(target: Target, dependency_wheels: list[Path]) -> dict[str, 
     entries.update({f"wheels/{w.name}": w.read_bytes() for w in dependency_wheels})
     with zipfile.ZipFile(io.BytesIO(project_archive(target))) as archive:
         entries.update({f"project/{n}": archive.read(n) for n in archive.namelist()})
+    entries.update({f"project/{n}": (root / n).read_bytes() for n in DASHBOARD_FILES if (root / n).is_file()})
     return entries
 
 

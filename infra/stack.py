@@ -4,6 +4,11 @@ A change set lets the deploy print exactly what CloudFormation will add, modify 
 before it happens. An unchanged template is detected before any change set is made, so a
 second deploy of the same project changes nothing; CloudFormation's own "no changes" answer is
 treated the same way. A failed stack is reported with the resources that failed and why.
+
+Template parameters are state the deploy sets after the stack exists (the dashboards' image
+tag, infra/image_build.py), not settings: an update keeps each one's current value
+(``UsePreviousValue``), and :func:`update_parameters` changes only them, on the stack's own
+template.
 """
 
 from __future__ import annotations
@@ -90,10 +95,45 @@ def deploy_stack(cf: Any, name: str, body: str, say: Callable[[str], None], *,
         say(f"stack {name}: no changes")
         return "unchanged"
     kind = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
-    change_set = "medallion-" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
-    created = cf.create_change_set(StackName=name, ChangeSetName=change_set, TemplateBody=body,
-                                   ChangeSetType=kind, Capabilities=["CAPABILITY_NAMED_IAM"],
-                                   Description="medallion deploy")
+    kept = _kept_parameters(cf, name, json.loads(body)) if kind == "UPDATE" else []
+    return _change(cf, name, kind, {"TemplateBody": body, **({"Parameters": kept} if kept else {})}, say,
+                   poll_seconds, timeout_seconds)
+
+
+def _current_parameters(cf: Any, name: str) -> dict[str, str]:
+    stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+
+
+def _kept_parameters(cf: Any, name: str, template: dict[str, Any]) -> list[dict[str, Any]]:
+    """``UsePreviousValue`` for every parameter the new template declares and the stack already has."""
+    current = _current_parameters(cf, name)
+    return [{"ParameterKey": k, "UsePreviousValue": True} for k in sorted(template.get("Parameters", {}))
+            if k in current]
+
+
+def update_parameters(cf: Any, name: str, values: dict[str, str], say: Callable[[str], None], *,
+                      poll_seconds: float = 10, timeout_seconds: float = 3600) -> str:
+    """Set template parameters of stack ``name`` (its template unchanged, other parameters kept);
+    returns updated or unchanged (every value already set)."""
+    current = _current_parameters(cf, name)
+    missing = sorted(set(values) - set(current))
+    if missing:
+        raise RunError(f"stack {name} has no parameter {', '.join(missing)}; deploy the current template first")
+    if all(current[k] == v for k, v in values.items()):
+        return "unchanged"
+    parameters = [{"ParameterKey": k, "ParameterValue": values[k]} if k in values else
+                  {"ParameterKey": k, "UsePreviousValue": True} for k in sorted(current)]
+    return _change(cf, name, "UPDATE", {"UsePreviousTemplate": True, "Parameters": parameters}, say,
+                   poll_seconds, timeout_seconds)
+
+
+def _change(cf: Any, name: str, kind: str, source: dict[str, Any], say: Callable[[str], None],
+            poll_seconds: float, timeout_seconds: float) -> str:
+    """Make a change set of ``kind`` from ``source`` (template and parameters), show it, execute, wait."""
+    change_set = "medallion-" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")
+    created = cf.create_change_set(StackName=name, ChangeSetName=change_set, ChangeSetType=kind,
+                                   Capabilities=["CAPABILITY_NAMED_IAM"], Description="medallion deploy", **source)
     described = _wait(lambda: cf.describe_change_set(ChangeSetName=created["Id"], StackName=name),
                       "Status", poll_seconds, timeout_seconds)
     if described["Status"] == "FAILED":

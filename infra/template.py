@@ -17,6 +17,7 @@ from infra.template_controls import apply_controls
 from infra.template_drive import drive_resources
 from infra.template_hosting import hosting_part
 from infra.template_iam import KEY_ARN, job_role, redshift_role, sub
+from infra.template_image import image_sections
 from infra.template_network import endpoints_part
 from infra.template_orchestration import orchestration_part
 from infra.template_rds import rds_part
@@ -198,6 +199,7 @@ def build_template(target: Target) -> dict[str, Any]:
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"{target.project.name}: medallion platform (encrypted lake, Glue role, Redshift, alerts)",
+        **image_sections(resources),  # the image tag parameter the deploy sets (template_image.py)
         "Resources": resources,
         "Outputs": outputs,
     }

@@ -7,7 +7,9 @@ group; the HTTP listener only redirects to HTTPS. No listener rule forwards with
 (``tests/infra/test_hosting.py`` walks every rule). Tasks have no public IP; the load balancer
 alone reaches them, and they reach only Redshift (5439) and the AWS APIs (443, through the VPC
 endpoints and the S3 gateway: the subnets have no internet route). The task role can read its
-one secret (the read-only warehouse user's password) and decrypt with the data key, nothing
+one secret (the read-only warehouse user's password), decrypt with the data key, and read the
+run store (``<lake prefix>/_runs/``: run records and model reports, which the "data as of" line,
+the health page and the model blocks show; no table data, so silver stays out of reach), nothing
 else. Logs go to a KMS-encrypted CloudWatch log group.
 """
 
@@ -19,7 +21,7 @@ from engine.errors import UsageError
 from engine.spec.project import DeployHosting
 from infra.target import Target
 from infra.template_iam import KEY_ARN, sub
-from infra.template_image import REPOSITORY, image_part, image_uri
+from infra.template_image import PUSHED, REPOSITORY, TAG_PARAMETER, image_part, image_uri
 from infra.template_meta import skip
 from infra.template_network import ENDPOINT_GROUP
 from infra.template_rotation import reader_user
@@ -175,10 +177,16 @@ def _roles(target: Target) -> dict[str, Any]:
         {"Sid": "WriteLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": [group_arn]},
         {"Sid": "DecryptImageAndLogs", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [KEY_ARN]}]
+    runs = target.runs_prefix  # the run store (records, model reports): no table data
     task = [
         {"Sid": "ReadOwnSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
          "Resource": [{"Ref": "DashboardsPasswordSecret"}]},
-        {"Sid": "DecryptWithDataKey", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [KEY_ARN]}]
+        {"Sid": "DecryptWithDataKey", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [KEY_ARN]},
+        {"Sid": "ReadRunRecords", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"arn:aws:s3:::{target.bucket('lake')}/{runs}/*"]},
+        {"Sid": "ListRunRecords", "Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": [f"arn:aws:s3:::{target.bucket('lake')}"],
+         "Condition": {"StringLike": {"s3:prefix": [f"{runs}/*"]}}}]
 
     def role(name: str, description: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
         return {"Type": "AWS::IAM::Role", "Properties": {
@@ -188,7 +196,7 @@ def _roles(target: Target) -> dict[str, Any]:
 
     return {"DashboardsExecutionRole": role("execution", "Lets ECS pull the dashboards image and write its logs",
                                             execution),
-            "DashboardsTaskRole": role("task", "The dashboards app: reads its one secret, decrypts with the key", task)}
+            "DashboardsTaskRole": role("task", "The dashboards app: its one secret, the key, the run store", task)}
 
 
 def _service(target: Target, hosting: DeployHosting) -> dict[str, Any]:
@@ -199,7 +207,7 @@ def _service(target: Target, hosting: DeployHosting) -> dict[str, Any]:
         "MEDALLION_REDSHIFT_HOST": {"Fn::GetAtt": ["RedshiftWorkgroup", "Workgroup.Endpoint.Address"]},
         "MEDALLION_REDSHIFT_DATABASE": wh.database if wh else "analytics", "HOME": "/tmp"}
     container = {
-        "Name": "dashboards", "Image": image_uri(target), "Essential": True,
+        "Name": "dashboards", "Image": image_uri(), "Essential": True,
         "PortMappings": [{"ContainerPort": PORT, "Protocol": "tcp"}],
         "Environment": [{"Name": k, "Value": v} for k, v in sorted(environment.items())],
         "ReadonlyRootFilesystem": True, "Privileged": False,
@@ -223,8 +231,10 @@ def _service(target: Target, hosting: DeployHosting) -> dict[str, Any]:
             "Volumes": [{"Name": "tmp"}], "ContainerDefinitions": [container]}},
         "DashboardsService": {"Type": "AWS::ECS::Service", "DependsOn": ["HttpsListener"], "Properties": {
             "ServiceName": f"{target.prefix}-dashboards", "Cluster": {"Ref": "DashboardsCluster"},
-            "LaunchType": "FARGATE", "PlatformVersion": "LATEST", "DesiredCount": hosting.desired_count,
+            "LaunchType": "FARGATE", "PlatformVersion": "LATEST",
+            "DesiredCount": {"Fn::If": [PUSHED, hosting.desired_count, 0]},  # no task before its image
             "TaskDefinition": {"Ref": "DashboardsTask"}, "HealthCheckGracePeriodSeconds": 60,
+            "Tags": [{"Key": "medallion:image-tag", "Value": {"Ref": TAG_PARAMETER}}],  # what it runs, at a glance
             "DeploymentConfiguration": {"DeploymentCircuitBreaker": {"Enable": True, "Rollback": True}},
             "NetworkConfiguration": {"AwsvpcConfiguration": {
                 "AssignPublicIp": "DISABLED", "Subnets": list(target.config.subnet_ids),
@@ -269,6 +279,20 @@ def missing_hosting_settings(target: Target) -> str | None:
     if any(s.startswith("subnet-0000") for s in hosting.alb_subnet_ids) or len(hosting.alb_subnet_ids) < 2:
         return ("the dashboards' load balancer needs two subnets in two zones: export "
                 "MEDALLION_ALB_SUBNET_IDS=subnet-a,subnet-b")
+    return _oidc_problem(hosting.oidc)
+
+
+def _oidc_problem(oidc: Any) -> str | None:
+    """An external identity provider the load balancer cannot use (it speaks HTTPS only)."""
+    if oidc is None:
+        return None
+    for field in ("issuer", "authorization_endpoint", "token_endpoint", "user_info_endpoint"):
+        value = getattr(oidc, field)
+        if not value.startswith("https://") or len(value) <= len("https://") or ".example" in value:
+            return (f"deploy.hosting.oidc.{field} must be your identity provider's https:// URL (got {value!r}); "
+                    "its discovery document (<issuer>/.well-known/openid-configuration) lists them")
+    if not oidc.client_id.strip():
+        return "deploy.hosting.oidc.client_id is empty: the id of the dashboards' client at your identity provider"
     return None
 
 

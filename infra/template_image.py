@@ -5,6 +5,12 @@ artefacts bucket (the Glue job's engine wheel, the dashboards wheel, their depen
 the project's config and specs). Its tag is the digest of that context, so an unchanged project
 keeps its image and tags never move (the repository refuses to overwrite a tag). CodeBuild
 builds it where the deploying machine has no Docker daemon.
+
+Which image the service runs is the stack parameter ``DashboardsImageTag``, not a value baked
+into the template: it is ``none`` until ``medallion deploy`` has the image in ECR
+(infra/image_build.py), and while it is ``none`` the service's desired count is 0, so a first
+deploy never leaves ECS retrying tasks whose image does not exist yet. Later stack updates keep
+the parameter's value (infra/stack.py), so the running image stays until the next one is pushed.
 """
 
 from __future__ import annotations
@@ -18,20 +24,31 @@ from infra.template_iam import KEY_ARN, sub
 from infra.template_meta import skip
 
 REPOSITORY = "DashboardsRepository"
+TAG_PARAMETER = "DashboardsImageTag"
+NO_IMAGE = "none"
+PUSHED = "DashboardsImagePushed"
 DOCKERFILE = Path(__file__).with_name("Dockerfile")
 CONTEXT_FILE = "dashboards-image-context.zip"
+# project files the dashboards read besides medallion.yaml and the specs (the Glue job needs neither)
+DASHBOARD_FILES = ("vocabulary.yaml",)
 BUILDSPEC = """version: 0.2
+env:
+  shell: bash
 phases:
   pre_build:
+    on-failure: ABORT
     commands:
+      - test -n "$IMAGE_TAG" || { echo "start the build with IMAGE_TAG (medallion deploy does)"; exit 1; }
       - aws ecr get-login-password --region $AWS_REGION | docker login --username AWS --password-stdin ${REPOSITORY_URI%%/*}
-      - if aws ecr describe-images --repository-name ${REPOSITORY_URI#*/} --image-ids imageTag=$IMAGE_TAG >/dev/null 2>&1; then echo "image $IMAGE_TAG exists"; exit 0; fi
   build:
+    on-failure: ABORT
     commands:
-      - docker build --pull -f infra/Dockerfile -t $REPOSITORY_URI:$IMAGE_TAG .
-  post_build:
-    commands:
-      - docker push $REPOSITORY_URI:$IMAGE_TAG
+      - |
+        if aws ecr describe-images --repository-name ${REPOSITORY_URI#*/} --image-ids imageTag=$IMAGE_TAG >/dev/null 2>&1; then
+          echo "image $IMAGE_TAG is already in the repository (tags are immutable)"
+        else
+          docker build --pull -f infra/Dockerfile -t $REPOSITORY_URI:$IMAGE_TAG . && docker push $REPOSITORY_URI:$IMAGE_TAG
+        fi
 """
 
 
@@ -44,14 +61,27 @@ def image_tag(target: Target) -> str:
     root = target.project.root
     digest = hashlib.sha256()
     pins = "\n".join(image_requirements()).encode()
-    for part in (DOCKERFILE.read_bytes(), build_wheel(root), dashboards_wheel(root), project_archive(target), pins):
+    extra = [(root / name).read_bytes() for name in DASHBOARD_FILES if (root / name).is_file()]
+    for part in (DOCKERFILE.read_bytes(), build_wheel(root), dashboards_wheel(root), project_archive(target), pins,
+                 *extra):
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()[:16]
 
 
-def image_uri(target: Target) -> dict[str, Any]:
-    """``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>`` of the current build."""
-    return {"Fn::Join": ["", [{"Fn::GetAtt": [REPOSITORY, "RepositoryUri"]}, f":{image_tag(target)}"]]}
+def image_uri() -> dict[str, Any]:
+    """``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<DashboardsImageTag>``: the image the service runs."""
+    return {"Fn::Join": ["", [{"Fn::GetAtt": [REPOSITORY, "RepositoryUri"]}, ":", {"Ref": TAG_PARAMETER}]]}
+
+
+def image_sections(resources: dict[str, Any]) -> dict[str, Any]:
+    """The template's ``Parameters`` and ``Conditions`` of the image (none without the dashboards)."""
+    if REPOSITORY not in resources:
+        return {}
+    return {"Parameters": {TAG_PARAMETER: {
+                "Type": "String", "Default": NO_IMAGE, "AllowedPattern": f"^({NO_IMAGE}|[0-9a-f]{{16}})$",
+                "Description": "tag of the dashboards image the service runs; set by medallion deploy once "
+                               f"the image is in ECR ({NO_IMAGE}: not built yet, the service runs no task)"}},
+            "Conditions": {PUSHED: {"Fn::Not": [{"Fn::Equals": [{"Ref": TAG_PARAMETER}, NO_IMAGE]}]}}}
 
 
 def _build_role(target: Target) -> dict[str, Any]:
@@ -97,8 +127,7 @@ def image_part(target: Target) -> tuple[dict[str, Any], dict[str, Any]]:
         "Environment": {"Type": "LINUX_CONTAINER", "ComputeType": "BUILD_GENERAL1_SMALL",
                         "Image": "aws/codebuild/standard:7.0", "PrivilegedMode": True,
                         "EnvironmentVariables": [
-                            {"Name": "REPOSITORY_URI", "Value": {"Fn::GetAtt": [REPOSITORY, "RepositoryUri"]}},
-                            {"Name": "IMAGE_TAG", "Value": image_tag(target)}]},
+                            {"Name": "REPOSITORY_URI", "Value": {"Fn::GetAtt": [REPOSITORY, "RepositoryUri"]}}]},
         "LogsConfig": {"CloudWatchLogs": {"Status": "ENABLED", "GroupName": {"Ref": "DashboardsBuildLogGroup"}}},
         "TimeoutInMinutes": 30}}
     skip(project, "CKV_AWS_316", "docker build needs privileged mode; the project builds only infra/Dockerfile "
@@ -114,5 +143,6 @@ def image_part(target: Target) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     outputs = {"DashboardsRepositoryUri": {"Description": "the dashboards image repository",
                                            "Value": {"Fn::GetAtt": [REPOSITORY, "RepositoryUri"]}},
-               "DashboardsImageTag": {"Description": "tag of the image this template runs", "Value": image_tag(target)}}
+               TAG_PARAMETER: {"Description": "tag of the image the service runs (none: not built yet)",
+                               "Value": {"Ref": TAG_PARAMETER}}}
     return resources, outputs

@@ -164,11 +164,27 @@ def drop_database(postgres: dict, name: str) -> None:
         con.execute(f'drop database if exists "{name}" with (force)')
 
 
+def drop_role(postgres: dict, name: str) -> None:
+    """Drop a login a test made (roles are server-wide: a unique name per test, dropped after it)."""
+    import psycopg
+
+    with psycopg.connect(**postgres, autocommit=True) as con:
+        con.execute(f'drop role if exists "{name}"')
+
+
 @pytest.fixture()
 def pg_database(postgres, monkeypatch):
     """A database of this test's own (unique name, dropped afterwards), which the ``postgres``
-    profile also points at (``MEDALLION_PG_DATABASE``)."""
+    profile also points at (``MEDALLION_PG_DATABASE``), and a dashboards login name of its own
+    (``MEDALLION_DASHBOARDS_USER``: the profile's read-only reader, made by the first publish,
+    dropped with the database) with its password in the environment, as a user would set it."""
+    import secrets as random
+
     conninfo = create_database(postgres)
+    reader = f"{conninfo['dbname']}_dash"
     monkeypatch.setenv("MEDALLION_PG_DATABASE", conninfo["dbname"])
+    monkeypatch.setenv("MEDALLION_DASHBOARDS_USER", reader)
+    monkeypatch.setenv("MEDALLION_SECRET_DASHBOARD_PASSWORD", random.token_urlsafe(18))
     yield conninfo
-    drop_database(postgres, conninfo["dbname"])
+    drop_database(postgres, conninfo["dbname"])  # first: the login's grants live in this database
+    drop_role(postgres, reader)

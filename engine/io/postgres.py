@@ -99,16 +99,13 @@ class PostgresWarehouse:
         return done
 
     def grant_reader(self, conn: Any, published: bool) -> None:
-        """Create the dashboards' read-only login when missing; re-grant after a publish."""
-        from engine.io.readonly import exists_sql, reader_password, reader_sql
+        """Create the dashboards' read-only login when missing; grant it gold and the health table."""
+        from engine.io.readonly import exists_sql, reader_statements
 
-        user = self.config.reader.user
-        exists = bool(conn.execute(exists_sql("postgres"), (user,)).fetchall())
-        if exists and not published:
-            return
-        password = reader_password(self.config.reader.password, self.secrets)
+        reader = self.config.reader
+        exists = bool(conn.execute(exists_sql("postgres"), (reader.user,)).fetchall())
         with conn.transaction():
-            for sql in reader_sql(user, password, exists, "postgres"):
+            for sql in reader_statements(reader, exists, published, self.secrets, "postgres"):
                 conn.execute(sql)
 
     def reader(self) -> "PostgresWarehouse":

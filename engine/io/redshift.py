@@ -264,18 +264,14 @@ class RedshiftWarehouse:
         return done
 
     def grant_reader(self, conn: Any, published: bool) -> None:
-        """Create the dashboards' read-only user when missing; re-grant after a publish."""
-        from engine.io.readonly import exists_sql, reader_password, reader_sql
+        """Create the dashboards' read-only user when missing; grant it gold and the health table."""
+        from engine.io.readonly import exists_sql, reader_statements
 
-        user, cursor = self.config.reader.user, conn.cursor()
+        reader, cursor = self.config.reader, conn.cursor()
         try:
-            cursor.execute(exists_sql("redshift"), (user,))
+            cursor.execute(exists_sql("redshift"), (reader.user,))
             exists = bool(cursor.fetchall())
-            if exists and not published:
-                conn.rollback()
-                return
-            password = reader_password(self.config.reader.password, self.secrets)
-            for sql in reader_sql(user, password, exists, "redshift"):
+            for sql in reader_statements(reader, exists, published, self.secrets, "redshift"):
                 cursor.execute(sql)
             conn.commit()
         except MedallionError:
@@ -283,7 +279,7 @@ class RedshiftWarehouse:
             raise
         except Exception as exc:  # noqa: BLE001
             _rollback(conn)
-            raise classify(exc, f"granting the dashboards' user {user}") from None
+            raise classify(exc, f"granting the dashboards' user {reader.user}") from None
 
     def reader(self) -> "RedshiftWarehouse":
         """The same warehouse as the dashboards' read-only user (the ETL user without one)."""

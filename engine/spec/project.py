@@ -61,6 +61,8 @@ class WarehouseReader(_Strict):
     user: str = Field("medallion_dashboard", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     password: str = Field("${secret:dashboard_password}", description="a ${secret:name} reference; on AWS "
                           "the publish step generates it into Secrets Manager when missing")
+    create_login: bool = Field(True, description="false: the login is created and its password rotated "
+                               "elsewhere (the deploy stack's rotation on AWS); the publish step only grants")
 
 
 class RedshiftWarehouse(_Strict):

@@ -1,8 +1,9 @@
 """The generated pages on the real PostgreSQL warehouse (the postgres profile), not only DuckDB.
 
 The small warehouse of conftest.py is copied into a database of its own (so the tables other
-tests publish to ``test`` are untouched); the app opens it through the profile, and the same
-hand-computed numbers and bound-parameter filters must come out.
+tests publish to ``test`` are untouched), the profile's read-only login is granted as a publish
+grants it, and the app opens it through the profile as that login: the same hand-computed
+numbers and bound-parameter filters must come out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import create_database, drop_database
+from engine.spec.secrets import EnvSecretProvider
+from tests.conftest import create_database, drop_database, drop_role
 from tests.dashboards.conftest import ROOT
 from tests.dashboards.test_pages import PAGES, assert_clean, charts, kpi_labels, metrics, not_shown, open_page
 
@@ -44,24 +46,42 @@ def _copy_warehouse(duck: Path, dsn: dict) -> None:
     src.close()
 
 
+def grant_as_publish_does(database: str, reader: str, password: str) -> None:
+    """The profile's read-only login, made and granted by the publish step's own code
+    (PostgresWarehouse.grant_reader), as after a publish of these tables."""
+    from engine.run.workspace import Workspace
+    from engine.spec.project import load_project
+
+    env = {"MEDALLION_PG_DATABASE": database, "MEDALLION_DASHBOARDS_USER": reader}
+    warehouse = Workspace(load_project(ROOT, "postgres", env=env), []).warehouse
+    warehouse.secrets = EnvSecretProvider(env={"MEDALLION_SECRET_DASHBOARD_PASSWORD": password})
+    with warehouse.open() as conn:
+        warehouse._published(conn)  # medallion.published, the health table the login may read
+        conn.commit()
+        warehouse.grant_reader(conn, published=True)
+
+
 @pytest.fixture(scope="module")
 def pg_lake(postgres, warehouse_lake, tmp_path_factory):
-    """A lake folder for the postgres profile (run records) and a fresh database with the marts."""
-    import psycopg
-
+    """A lake folder for the postgres profile (run records), a fresh database with the marts and
+    the profile's read-only login (a name of its own: roles are server-wide)."""
     name = create_database(postgres, "medallion_dash")["dbname"]
-    admin = postgres
+    reader, password = f"{name}_ro", "dash-pass"
     _copy_warehouse(warehouse_lake / "warehouse.duckdb", {**postgres, "dbname": name})
+    grant_as_publish_does(name, reader, password)
     lake = tmp_path_factory.mktemp("pgdash") / "lake"
     shutil.copytree(warehouse_lake / "_runs", lake / "postgres" / "_runs")  # the profile's lake root
-    yield lake, name
-    drop_database(admin, name)
+    yield lake, name, reader, password
+    drop_database(postgres, name)
+    drop_role(postgres, reader)
 
 
 @pytest.fixture()
 def on_postgres(pg_lake, use_project, monkeypatch):
-    lake, database = pg_lake
+    lake, database, reader, password = pg_lake
     monkeypatch.setenv("MEDALLION_PG_DATABASE", database)
+    monkeypatch.setenv("MEDALLION_DASHBOARDS_USER", reader)  # the pages connect as the read-only login
+    monkeypatch.setenv("MEDALLION_SECRET_DASHBOARD_PASSWORD", password)
     use_project(ROOT, [f"lake_dir={lake}"], profile="postgres")
 
 
@@ -81,7 +101,7 @@ def test_every_page_draws_on_postgres(page, on_postgres):
 def test_sales_numbers_and_filters_on_postgres(on_postgres, pg_lake):
     at = open_page("sales_trends")
     assert_clean(at)
-    _, database = pg_lake
+    database = pg_lake[1]
     assert any(f"PostgreSQL 127.0.0.1:5432/{database}" in c.value and "profile postgres" in c.value
                for c in at.sidebar.caption), [c.value for c in at.sidebar.caption]
     # the same six hand-written rows as on DuckDB: 100 + 50 + 25 + 10 + 5 + 2.50

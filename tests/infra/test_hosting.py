@@ -1,4 +1,5 @@
-"""Issue 24: the dashboards on AWS, asserted on the template; the image's command run for real.
+"""Issue 24: the dashboards on AWS, asserted on the template (the image's command is run against
+PostgreSQL and Chromium in test_image_command.py; the deploy's image step in test_image_build.py).
 
 Every listener and rule is walked: a request reaches the target group only after a sign-in
 action that sends unauthenticated users to the identity provider.
@@ -9,17 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-import psutil
 import pytest
-import yaml
 
 from engine.errors import UsageError
 from engine.run.workspace import Workspace
@@ -27,8 +22,10 @@ from engine.spec.project import DeployOidc, load_project
 from infra.deployer import deploy
 from infra.target import Target, target_for
 from infra.template import build_template
-from infra.template_hosting import HEALTH, missing_hosting_settings
+from infra.template_hosting import missing_hosting_settings, require_hosting_settings
 from infra.template_iam import KEY_ARN
+from infra.template_image import image_tag
+from tests.dashboards.test_pages import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "infra" / "Dockerfile"
@@ -122,6 +119,27 @@ def test_external_idp_replaces_the_pool():
     assert not _reaches_target_group_unauthenticated(actions)
 
 
+@pytest.mark.parametrize(("change", "message"), [
+    ({"token_endpoint": "http://idp.corp.test/token"}, "deploy.hosting.oidc.token_endpoint must be your identity "
+                                                       "provider's https:// URL (got 'http://idp.corp.test/token')"),
+    ({"issuer": "https://idp.example"}, "deploy.hosting.oidc.issuer must be"),
+    ({"user_info_endpoint": ""}, "deploy.hosting.oidc.user_info_endpoint must be"),
+    ({"client_id": " "}, "deploy.hosting.oidc.client_id is empty"),
+])
+def test_a_misconfigured_identity_provider_is_refused_before_aws(change, message):
+    base = target_for(load_project(ROOT, "aws", env=READY))
+    fields = {"issuer": "https://idp.corp.test", "authorization_endpoint": "https://idp.corp.test/authorize",
+              "token_endpoint": "https://idp.corp.test/token", "user_info_endpoint": "https://idp.corp.test/userinfo",
+              "client_id": "dashboards"}
+    good = base.config.hosting.model_copy(update={"oidc": DeployOidc(**fields)})
+    assert missing_hosting_settings(Target(base.project, base.config.model_copy(update={"hosting": good}))) is None
+    bad = base.config.hosting.model_copy(update={"oidc": DeployOidc(**{**fields, **change})})
+    target = Target(base.project, base.config.model_copy(update={"hosting": bad}))
+    assert message in missing_hosting_settings(target)
+    with pytest.raises(UsageError, match="deploy.hosting.oidc"):
+        require_hosting_settings(target)
+
+
 def test_service_is_private_and_health_checked(template):
     group = _of_type(template, "AWS::ElasticLoadBalancingV2::TargetGroup")["DashboardsTargetGroup"]
     assert (group["HealthCheckPath"], group["Port"], group["TargetType"]) == ("/_stcore/health", 8501, "ip")
@@ -162,13 +180,18 @@ def test_security_groups_alb_to_tasks_to_redshift_only(template):
     assert {r["FromPort"] for r in groups["AlbSecurityGroup"]["SecurityGroupIngress"]} == {80, 443}
 
 
-def test_task_role_reads_its_secret_and_decrypts_only(template):
+def test_task_role_reads_its_secret_decrypts_and_reads_the_run_store_only(template):
     role = _of_type(template, "AWS::IAM::Role")["DashboardsTaskRole"]
     (policy,) = role["Policies"]
     assert policy["PolicyDocument"]["Statement"] == [
         {"Sid": "ReadOwnSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
          "Resource": [{"Ref": "DashboardsPasswordSecret"}]},
-        {"Sid": "DecryptWithDataKey", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [KEY_ARN]}]
+        {"Sid": "DecryptWithDataKey", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [KEY_ARN]},
+        # the run store only ("data as of", health page, model reports): no table data, so no silver
+        {"Sid": "ReadRunRecords", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": ["arn:aws:s3:::medallion-lake/lake/_runs/*"]},
+        {"Sid": "ListRunRecords", "Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": ["arn:aws:s3:::medallion-lake"], "Condition": {"StringLike": {"s3:prefix": ["lake/_runs/*"]}}}]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
 
 
@@ -181,11 +204,26 @@ def test_repository_and_build_project(template):
     assert build["Source"]["Type"] == "S3"
     assert build["Source"]["Location"] == "medallion-lake-artefacts/medallion/artefacts/dashboards-image-context.zip"
     assert "docker build --pull -f infra/Dockerfile" in build["Source"]["BuildSpec"]
-    tag = {v["Name"]: v["Value"] for v in build["Environment"]["EnvironmentVariables"]}["IMAGE_TAG"]
-    assert re.fullmatch(r"[0-9a-f]{16}", tag)
+    assert build["Environment"]["PrivilegedMode"] is True  # docker build inside CodeBuild
+    assert [v["Name"] for v in build["Environment"]["EnvironmentVariables"]] == ["REPOSITORY_URI"]  # the tag: per build
+    # the image the service runs is the stack parameter the deploy sets once the image is in ECR
+    assert template["Parameters"]["DashboardsImageTag"]["Default"] == "none"
+    assert template["Conditions"]["DashboardsImagePushed"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "DashboardsImageTag"}, "none"]}]}
     image = _of_type(template, "AWS::ECS::TaskDefinition")["DashboardsTask"]["ContainerDefinitions"][0]["Image"]
-    assert image == {"Fn::Join": ["", [{"Fn::GetAtt": ["DashboardsRepository", "RepositoryUri"]}, f":{tag}"]]}
-    assert template["Outputs"]["DashboardsImageTag"]["Value"] == tag
+    assert image == {"Fn::Join": ["", [{"Fn::GetAtt": ["DashboardsRepository", "RepositoryUri"]}, ":",
+                                       {"Ref": "DashboardsImageTag"}]]}
+    service = _of_type(template, "AWS::ECS::Service")["DashboardsService"]
+    assert service["DesiredCount"] == {"Fn::If": ["DashboardsImagePushed", 1, 0]}  # no task before its image
+    assert template["Outputs"]["DashboardsImageTag"]["Value"] == {"Ref": "DashboardsImageTag"}
+    target = target_for(load_project(ROOT, "aws", env=READY))
+    assert re.fullmatch(r"[0-9a-f]{16}", image_tag(target)) and image_tag(target) == image_tag(target)
+
+
+def test_without_dashboards_the_template_has_no_image_parameter():
+    template = build_template(target_for(load_project(ROOT, "aws", env={**READY, "MEDALLION_DASHBOARDS": "false"})))
+    assert "Parameters" not in template and "Conditions" not in template
+    assert not _of_type(template, "AWS::ECR::Repository")
 
 
 def test_deploy_refuses_without_a_certificate_naming_the_variable():
@@ -216,56 +254,6 @@ def test_dockerfile_is_slim_nonroot_and_offline():
     assert _cmd() == ["medallion", "dashboard", "--profile", "aws_dashboards", "--host", "0.0.0.0", "--port", "8501"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.mark.slow
-def test_the_image_command_serves_the_dashboards_on_every_interface(pg_database, tmp_path):
-    """The CMD of infra/Dockerfile, verbatim but for the port (tests never use fixed ones), on a
-    project whose aws_dashboards profile is the local PostgreSQL warehouse."""
-    config = yaml.safe_load((ROOT / "medallion.yaml").read_text())
-    config["default_profile"] = "aws_dashboards"
-    config["profiles"] = {"aws_dashboards": {
-        "lake": {"kind": "local", "root": str(tmp_path / "lake")},
-        "warehouse": {"kind": "postgres", "host": "127.0.0.1", "port": 5432, "database": pg_database["dbname"],
-                      "user": "postgres"},
-        "secrets": {"kind": "env", "prefix": "MEDALLION_SECRET_", "dev_defaults": {"card_hmac_key": "test-key"}}}}
-    (tmp_path / "medallion.yaml").write_text(yaml.safe_dump(config))
-    for folder in ("pipelines", "marts"):
-        (tmp_path / folder).symlink_to(ROOT / folder)
-    port = _free_port()
-    argv = _cmd()
-    argv[argv.index("8501")] = str(port)
-    argv[0] = str(Path(sys.executable).with_name(argv[0]))
-    env = {**os.environ, "MEDALLION_PROJECT_DIR": str(tmp_path), "HOME": str(tmp_path)}
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 90
-        body = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}{HEALTH}", timeout=2) as response:
-                    body = response.read().decode()
-                    break
-            except OSError:
-                time.sleep(0.5)
-        assert body == "ok", proc.stdout.read() if proc.poll() is not None else "no answer"
-        listening = {c.laddr.ip for p in [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-                     for c in p.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
-        assert listening & {"0.0.0.0", "::"}, listening
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def test_image_context_installs_offline_as_the_dockerfile_does(tmp_path):
     import zipfile
 
@@ -294,8 +282,37 @@ def test_image_context_installs_offline_as_the_dockerfile_does(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (site / "engine" / "cli.py").exists() and (site / "dashboards" / "app.py").exists()
+    # the command the Dockerfile's CMD names: the engine wheel's console script
+    assert (site / "bin" / "medallion").read_text().splitlines()[1:3] == ["import sys", "from engine.cli import entry"]
     probe = ("import sys; sys.path[:0] = [sys.argv[1]]; from importlib.metadata import entry_points; "
              "print(sorted(e.value for e in entry_points(group='medallion.commands')))")
     listed = subprocess.run([sys.executable, "-S", "-c", probe, str(site)], capture_output=True, text=True,
                             env={"PATH": os.environ["PATH"]})
     assert listed.stdout.strip() == "['dashboards.cli:register']", listed.stderr
+
+
+def test_the_image_project_opens_with_its_profile_and_every_page_loads(tmp_path):
+    """/app of the image (the context's project/ files) opened as the hosted app opens it: every
+    spec links (the aws profile's bronze_jdbc specs are the ones shipped) and no page has errors."""
+    from dashboards.catalog import load_pages
+    from dashboards.vocabulary import load_vocabulary
+    from infra.image import context_entries
+    from infra.template_rotation import reader_user
+
+    target = target_for(load_project(ROOT, "aws", env=READY))
+    for name, data in context_entries(target, []).items():
+        if name.startswith("project/"):
+            path = tmp_path / name.removeprefix("project/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    assert (tmp_path / "vocabulary.yaml").read_bytes() == (ROOT / "vocabulary.yaml").read_bytes()
+    ws = Workspace.open(tmp_path, "aws_dashboards", [])
+    vocabulary = load_vocabulary(tmp_path, ws.project.variables)
+    pages = load_pages(ws.graph, tmp_path, vocabulary)
+    assert len(pages) == len(PAGES) and [p.slug for p in pages if p.error] == []
+    # the user the app signs in as is the one the stack creates and the publish grants
+    assert ws.project.profile.warehouse.user == reader_user(target) == "medallion_dashboards"
+    aws = load_project(ROOT, "aws", env={})
+    assert aws.profile.warehouse.reader.user == reader_user(target) and aws.profile.warehouse.reader.create_login is False
+    assert ws.project.profile.warehouse.password == "${secret:" + "redshift_dashboards_password}"
+    assert aws.profile.warehouse.reader.password == ws.project.profile.warehouse.password

@@ -20,6 +20,7 @@ the same engine paths.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import boto3
@@ -104,8 +105,14 @@ def test_the_aws_flow_matches_the_local_run(spark, s3_through_mirror, pg_databas
         cfg = ws.project.profile.lake
         ws.__dict__["lake"] = GlueS3Lake(mirror, cfg.bucket, cfg.prefix, cfg.kms_key, ws.project.profile.keep_versions)
         emulator = EmulatedRedshift(pg_database, s3, ROLE)
+        reader = os.environ["MEDALLION_DASHBOARDS_USER"]  # pg_database's own name; dropped with it
+        with psycopg.connect(**pg_database, autocommit=True) as conn:  # what the stack's rotation does first
+            conn.execute(f"CREATE USER \"{reader}\" PASSWORD 'rotated-by-the-stack'")
         ws.warehouse.warehouse._connect_factory = emulator.connect  # Redshift's wire -> PostgreSQL
         monkeypatch.setattr("engine.cli._workspace", lambda *args: ws)
+        # the profile's executor (step_functions) would start the run on AWS; here the run goes in
+        # process, as each Glue job run executes its spec (engine/run/glue_entry.py)
+        monkeypatch.setattr("engine.cli.executor_for", lambda project: None)
 
         assert main(["source", "load", "--profile", "aws"]) == 0  # raw S3 -> RDS (PySpark over JDBC)
         assert main(["run", "--profile", "aws", *SELECTION]) == 0             # RDS -> bronze -> silver -> gold -> Redshift
@@ -142,4 +149,9 @@ def test_the_aws_flow_matches_the_local_run(spark, s3_through_mirror, pg_databas
                               ("gold.location_performance", "revenue"), ("gold.sales_trends", "revenue")):
             (total,) = local.execute(f"select sum({column}) from {table}").fetchone()
             assert conn.execute(f"select sum({column}) from {table}").fetchone() == (total,), table
+        # the publish granted the dashboards' user (created by the stack, not by the publish) gold only
+        privileges = conn.execute("select has_table_privilege(%s, 'gold.sales_trends', 'SELECT'), "
+                                  "has_table_privilege(%s, 'gold.sales_trends', 'INSERT'), "
+                                  "has_schema_privilege(%s, 'silver', 'USAGE')", [reader] * 3).fetchone()
+    assert privileges == (True, False, False)
     local.close()
