@@ -272,7 +272,8 @@ def architecture_page(project: Project, graph: Graph) -> Page:
                 else "PostgreSQL warehouse" if isinstance(warehouse, PostgresWarehouse) else "DuckDB warehouse")
     box("warehouse", "database", lake_col + 1, main, wh_title, "silver + gold published")
     link("lake", "warehouse", "COPY" if on_aws else "load")
-    pages = sum(1 for s in graph.specs.values() if s.spec.dashboard)
+    # a page per dashboard block that is not a section of another page (``part_of``)
+    pages = sum(1 for s in graph.specs.values() if s.spec.dashboard and not s.spec.dashboard.get("part_of"))
     box("dashboards", "presentation", lake_col + 2, main, "Streamlit dashboards", f"{pages} page(s)",
         "read the warehouse")
     link("warehouse", "dashboards", "SQL")
