@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.target import Target
+from infra.wheels import glue_module_arguments
 
 GLUE_VERSION = "5.1"  # Spark 3.5, Python 3.11: the runtime the engine is tested against
 KINDS = ("security configuration", "connection", "job")
@@ -58,7 +59,7 @@ class Environment:
     key_arn: str
     role_arn: str
     build: str = ""  # digest of the uploaded engine and specs; a new build updates the job
-    python_modules: str = ""
+    wheels: tuple[str, ...] = ()  # s3:// URIs of the dependency wheels Glue installs (no PyPI)
     digests: dict[str, str] = field(default_factory=dict)  # artefact file name -> SHA-256 (its key)
 
 
@@ -91,10 +92,13 @@ def build_arguments(target: Target, env: Environment) -> dict[str, str]:
     """The arguments that name one build (content-addressed artefacts).
 
     The state machine passes them on every job run, so switching builds is the one state
-    machine update at the end of a deploy; until then the previous build keeps running.
+    machine update at the end of a deploy; until then the previous build keeps running. The
+    dependency wheels are part of the build: Glue installs exactly those files from S3 with
+    ``--no-index``, so a job run never reaches a package index (it has no route to one).
     """
     args = {"--project-archive": target.artefact_uri("project.zip", env.digests.get("project.zip", "")),
-            "--extra-py-files": target.artefact_uri(wheel_name(), env.digests.get(wheel_name(), ""))}
+            "--extra-py-files": target.artefact_uri(wheel_name(), env.digests.get(wheel_name(), "")),
+            **glue_module_arguments(list(env.wheels))}
     if env.build:
         args["--medallion-build"] = env.build
     return args
@@ -113,8 +117,6 @@ def job_arguments(target: Target, env: Environment) -> dict[str, str]:
         "--spark-event-logs-path": f"s3://{target.bucket('logs')}/{target.prefix}/spark-events/",
         "--job-bookmark-option": "job-bookmark-disable",
     }
-    if env.python_modules:
-        args["--additional-python-modules"] = env.python_modules
     if target.config.job_vars:
         args["--vars"] = json.dumps(target.config.job_vars, sort_keys=True)
     return args

@@ -98,3 +98,21 @@ def deploy_project(tmp_path: Path):
         return tmp_path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory) -> Path:
+    """A wheelhouse holding one real (tiny, pure-Python) wheel per pinned dependency of the Glue job.
+
+    The deploy's own ``pip download --no-index --find-links`` runs over it, so the deploy tests
+    exercise the real download, cache and upload of the dependency wheels with no network.
+    """
+    from infra.wheels import build_wheel_bytes, glue_requirements
+
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    for pin in glue_requirements():
+        name, _, ver = pin.partition("==")
+        module = name.replace("-", "_")
+        wheel = build_wheel_bytes(name, ver, {f"{module}_stub/__init__.py": f"VERSION = {ver!r}\n".encode()}, [])
+        (folder / f"{module}-{ver}-py3-none-any.whl").write_bytes(wheel)
+    return folder

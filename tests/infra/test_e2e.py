@@ -51,7 +51,7 @@ def moto_server():
 
 
 @pytest.mark.slow
-def test_deploy_twice_from_the_cli(moto_server, tmp_path):
+def test_deploy_twice_from_the_cli(moto_server, tmp_path, wheelhouse):
     ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name="us-east-1")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
@@ -66,7 +66,7 @@ def test_deploy_twice_from_the_cli(moto_server, tmp_path):
                 # test_hosting.py)
                 "MEDALLION_RDS_CREATE": "false", "MEDALLION_DASHBOARDS": "false"})
     command = [str(BIN / "medallion"), "deploy", "--profile", "aws", "--project-dir", str(ROOT),
-               "--out", str(tmp_path / "platform.json")]
+               "--out", str(tmp_path / "platform.json"), "--wheelhouse", str(wheelhouse)]
 
     # 1 security configuration + 2 connections + 1 job; the order of the specs is the state machine's
     specs = len(Workspace.open(ROOT, "aws", []).graph.specs)
