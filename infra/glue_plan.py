@@ -77,7 +77,7 @@ def _connections(target: Target) -> list[Resource]:
     if cfg.source is not None:
         src = cfg.source
         out.append(("source", "the source database (RDS)", f"jdbc:postgresql://{src.host}:{src.port}/{src.database}",
-                    target.secret_name(src.secret)))
+                    target.secret_name(target.source_secret)))
     if target.warehouse is not None:
         wh = target.warehouse
         out.append(("warehouse", "the Redshift warehouse", f"jdbc:redshift://{wh.host}:{wh.port}/{wh.database}",

@@ -18,6 +18,8 @@ from botocore.exceptions import ClientError
 from engine.errors import RunError
 
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+# named IAM roles; AUTO_EXPAND for the Secrets Manager transform (the source database's hosted rotation)
+CAPABILITIES = ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 STUCK = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED")
 
 
@@ -92,7 +94,7 @@ def deploy_stack(cf: Any, name: str, body: str, say: Callable[[str], None], *,
     kind = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
     change_set = "medallion-" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
     created = cf.create_change_set(StackName=name, ChangeSetName=change_set, TemplateBody=body,
-                                   ChangeSetType=kind, Capabilities=["CAPABILITY_NAMED_IAM"],
+                                   ChangeSetType=kind, Capabilities=CAPABILITIES,
                                    Description="medallion deploy")
     described = _wait(lambda: cf.describe_change_set(ChangeSetName=created["Id"], StackName=name),
                       "Status", poll_seconds, timeout_seconds)

@@ -58,6 +58,8 @@ def test_deploy_twice_from_the_cli(moto_server, tmp_path, wheelhouse):
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc)["GroupId"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDALLION_")}
+    # this checkout's code, whichever checkout the venv was installed from
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.update({"AWS_ENDPOINT_URL": moto_server, "AWS_REGION": "us-east-1", "MEDALLION_VPC_ID": vpc,
                 "MEDALLION_DB_ROUTE_TABLE_IDS": rtb, "MEDALLION_DB_SUBNET_IDS": subnet,
                 "MEDALLION_DB_SECURITY_GROUP_IDS": group,
@@ -88,6 +90,12 @@ def test_deploy_twice_from_the_cli(moto_server, tmp_path, wheelhouse):
 
     glue = boto3.client("glue", endpoint_url=moto_server, region_name="us-east-1")
     assert [j["Name"] for j in glue.get_jobs()["Jobs"]] == ["medallion"]
+    # the job's dependencies: the wheels this deploy uploaded, installed from S3 only
+    args = glue.get_job(JobName="medallion")["Job"]["DefaultArguments"]
+    assert args["--python-modules-installer-option"] == "--no-index"
+    assert sorted(u.rsplit("/", 1)[-1] for u in args["--additional-python-modules"].split(",")) == sorted(
+        w.name for w in wheelhouse.glob("*.whl"))
+    assert f"wheels    {len(list(wheelhouse.glob('*.whl')))} dependency wheels ready" in first.stdout
     sfn = boto3.client("stepfunctions", endpoint_url=moto_server, region_name="us-east-1")
     machine = sfn.list_state_machines()["stateMachines"][0]
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
