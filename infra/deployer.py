@@ -21,9 +21,9 @@ from typing import Any, Callable
 from infra.artefacts import artefacts, build_digest, dependency_uris, upload
 from infra.checks import check_for_aws
 from infra.glue_apply import apply, read_current
-from infra.glue_plan import Change, Environment, desired, diff
-from infra.orchestration import definition, plan_blocks
-from infra.orchestration_apply import apply_schedule, apply_state_machine, settings_for
+from infra.glue_plan import Change, Environment, desired, diff, job_environment
+from infra.orchestration import SOURCE_LOAD, definition, plan_blocks
+from infra.orchestration_apply import apply_schedule, apply_state_machine, has_source_load, settings_for
 from infra.secrets import ensure_connection_secrets
 from infra.template_drive import deploy_platform
 from infra.target import Target, example_values, target_for
@@ -91,13 +91,18 @@ def topic_arn_of(sns: Any, name: str) -> str:
     raise RunError(f"the stack made no SNS topic {name}; check the stack's events")
 
 
-def _shape(graph: Graph) -> str:
-    """How the graph runs, in one line: specs in sequence, forks in [ | ]."""
+def _shape(target: Target, graph: Graph) -> str:
+    """How a pipeline run goes, in one line: the source load, then specs in sequence, forks in [ | ]."""
     def show(steps: tuple) -> str:
         return " → ".join(s if isinstance(s, str) else "[" + " | ".join(show(b) for b in s.branches) + "]"
                           for s in steps)
 
-    return show(plan_blocks(graph))
+    return (f"{SOURCE_LOAD} → " if has_source_load(target) else "") + show(plan_blocks(graph))
+
+
+def _job_runs(target: Target, graph: Graph) -> int:
+    """Glue job runs per pipeline run: one per spec, plus the source load when there is one."""
+    return len(graph.specs) + has_source_load(target)
 
 
 def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str], None],
@@ -128,8 +133,8 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
             say(f"  {change.line()}")
         say(f"wheels    {len(requirements)} dependency wheels, downloaded at deploy into {path.parent / 'wheels'} "
             f"and installed by Glue from S3 with --no-index: {', '.join(requirements)}")
-        say(f"state machine {target.state_machine_name}: {len(graph.specs)} Glue job runs per pipeline run, "
-            f"at most {target.config.max_concurrent_specs} at once: {_shape(graph)}")
+        say(f"state machine {target.state_machine_name}: {_job_runs(target, graph)} Glue job runs per pipeline run, "
+            f"at most {target.config.max_concurrent_specs} at once: {_shape(target, graph)}")
         say(f"schedule {target.schedule_name}: {schedule or 'none (start runs by hand)'}")
         return outcome
     examples = example_values(target.config)
@@ -151,7 +156,8 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
     role = lambda name: aws["iam"].get_role(RoleName=name)["Role"]["Arn"]  # noqa: E731
     outcome.uploaded = upload(aws["s3"], target, items, key_arn, say)
     outcome.missing_secrets = ensure_connection_secrets(aws["secretsmanager"], target, key_arn, say)
-    env = Environment(key_arn, role(target.job_role_name), build, tuple(outcome.wheels), digests)
+    env = Environment(key_arn, role(target.job_role_name), build, tuple(outcome.wheels), digests,
+                      job_environment(target))
     wanted = desired(target, env)
     connection_names = [r.name for r in wanted if r.kind == "connection"]
     current = read_current(aws["glue"], target, connection_names)
@@ -169,5 +175,5 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
                                   lambda line: say(f"  {line}"))
     apply_schedule(aws["scheduler"], target, schedule, machine, role(target.scheduler_role_name),
                    lambda line: say(f"  {line}"))
-    say(f"pipeline: {len(graph.specs)} Glue job runs per run, in dependency order: {_shape(graph)}")
+    say(f"pipeline: {_job_runs(target, graph)} Glue job runs per run, in dependency order: {_shape(target, graph)}")
     return outcome

@@ -10,9 +10,14 @@ run per spec. Keeping this free of boto3 makes the plan testable and printable.
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping
 
+from engine.spec.project import CONFIG_FILE
+from engine.spec.yaml_source import load_yaml_file
 from infra.target import Target
 from infra.wheels import glue_module_arguments
 
@@ -60,6 +65,7 @@ class Environment:
     role_arn: str
     build: str = ""  # digest of the uploaded engine and specs; a new build updates the job
     wheels: tuple[str, ...] = ()  # s3:// URIs of the dependency wheels Glue installs (no PyPI)
+    job_env: dict[str, str] = field(default_factory=dict)  # the profile's ${env:} values at deploy time
     digests: dict[str, str] = field(default_factory=dict)  # artefact file name -> SHA-256 (its key)
 
 
@@ -119,7 +125,29 @@ def job_arguments(target: Target, env: Environment) -> dict[str, str]:
     }
     if target.config.job_vars:
         args["--vars"] = json.dumps(target.config.job_vars, sort_keys=True)
+    if env.job_env:
+        args["--env"] = json.dumps(env.job_env, sort_keys=True)
     return args
+
+
+ENV_REF = re.compile(r"\$\{env:(?P<name>[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def job_environment(target: Target, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The values of the ``${env:NAME}`` references of the deployed profile (not of its ``deploy:``
+    section) and of the variables, as set on the deploying machine.
+
+    A Glue job run has no environment of its own, so without these the profile would resolve
+    to its defaults there (e.g. ``source.internal`` for the RDS host): the job gets them as
+    ``--env`` and sees the lake, source and warehouse the deploy saw. They are ids and host
+    names by the project's rule (secrets are ``${secret:...}``, never ``${env:...}``).
+    """
+    environ = os.environ if environ is None else environ
+    data = load_yaml_file(target.project.root / CONFIG_FILE, Path(CONFIG_FILE)).data or {}
+    profile = dict((data.get("profiles") or {}).get(target.project.profile_name) or {})
+    profile.pop("deploy", None)
+    text = json.dumps([data.get("variables") or {}, profile])
+    return {name: environ[name] for name in sorted(set(ENV_REF.findall(text))) if name in environ}
 
 
 def wheel_name() -> str:

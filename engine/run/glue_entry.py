@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -54,6 +55,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--project-archive")
     parser.add_argument("--vars", default="{}", help="JSON object of variables")
     parser.add_argument("--var", action="append", default=[])
+    parser.add_argument("--env", default="{}", help="JSON object: environment values the profile's ${env:} "
+                                                   "references resolve with (the deploying machine's)")
     parser.add_argument("--outcomes", help="s3:// prefix the verdict of this job run is written under")
     parser.add_argument("--wait-minutes", type=float, default=120.0)
     parser.add_argument("--poll-seconds", type=float, default=30.0)
@@ -178,10 +181,21 @@ def load_source_task(args: argparse.Namespace) -> int:
     return 0
 
 
+def _apply_env(args: argparse.Namespace) -> None:
+    """Set the ``--env`` values the job's own environment lacks (a Glue job run has none of them)."""
+    try:
+        values = json.loads(args.env or "{}")
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--env must be a JSON object: {exc}") from None
+    for name, value in values.items():
+        os.environ.setdefault(str(name), str(value))
+
+
 def _open_workspace(args: argparse.Namespace) -> Any:
     """The project the job run works on (downloaded archive or folder), with its profile and variables."""
     from engine.run.workspace import Workspace
 
+    _apply_env(args)
     return Workspace.open(_project_dir(args), args.profile, _var_args(args))
 
 

@@ -99,7 +99,11 @@ def test_deploy_twice_from_the_cli(moto_server, tmp_path, wheelhouse):
     sfn = boto3.client("stepfunctions", endpoint_url=moto_server, region_name="us-east-1")
     machine = sfn.list_state_machines()["stateMachines"][0]
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
-    first_fork = definition["States"][definition["States"]["build"]["Next"]]
+    # every run first loads the raw files into the RDS source (one job run), then the bronze fork reads it
+    assert definition["States"]["build"]["Next"] == "source load"
+    load = definition["States"]["source load · run"]["Branches"][0]["States"]["source load · start"]
+    assert load["Parameters"]["Arguments"]["--task"] == "source-load"
+    first_fork = definition["States"][definition["States"]["source load · run"]["Next"]]
     assert [b["StartAt"] for b in first_fork["Branches"]] == [
         "bronze.date_dim", "bronze.order_item_options", "bronze.order_items"]
     schedule = boto3.client("scheduler", endpoint_url=moto_server, region_name="us-east-1").get_schedule(

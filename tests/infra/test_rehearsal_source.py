@@ -184,3 +184,15 @@ def test_every_run_loads_the_source_first_and_a_failed_load_reloads(account, spa
     assert {rid for _, _, rid in worker.log[before:]} == {run3}
     assert _source_rows(pg_database) == [(0, "4", "1")]
     assert _rows(root, "gold.daily") == [{"total": 2}]  # by hand: 1 * 2
+
+
+def test_dry_run_shows_the_source_load_first(tmp_path, monkeypatch):
+    for name in ("DT_VPC", "DT_RTB", "DT_SUBNET", "DT_SG", "DT_PG_DB"):
+        monkeypatch.setenv(name, "x")
+    root = _project(tmp_path / "project")
+    ws = Workspace.open(root, "aws", [])
+    lines: list[str] = []
+    outcome = deploy(ws.project, ws.graph, dry_run=True, say=lines.append)
+    assert lines[-2] == ("state machine dt: 4 Glue job runs per pipeline run, at most 1 at once: "
+                         "source load → bronze.events → silver.events → gold.daily")
+    assert outcome.state_machine["States"]["build"]["Next"] == "source load"
