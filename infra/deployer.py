@@ -2,9 +2,10 @@
 
 Order matters. Everything that can be refused is decided before AWS is touched: the specs and
 the orchestration checks, the template (built, with its rotation check), the settings, and the
-artefacts themselves — engine wheel, project archive, job script and the dependency wheels,
-downloaded on this machine (``infra/wheels.py``; cached under ``build/deploy/wheels`` beside the
-template, or read from an operator's ``--wheelhouse``). Then the stack (it makes the key,
+artefacts themselves — engine wheel, project archive, job script, the dependency wheels and the
+Drive function's zip, downloaded or built on this machine (``infra/wheels.py``; cached beside
+the template, ``build/deploy/wheels/`` by default, or read from an operator's ``--wheelhouse``).
+A wheel that cannot be had stops the deploy there. Then the stack (it makes the key,
 buckets and roles the rest need), the artefacts under new content-addressed keys, the Glue job,
 and LAST the state machine, whose definition names the build it runs: until that one update,
 the previous build and orchestration stay in force. Every step is idempotent, so a deploy that
@@ -25,7 +26,7 @@ from infra.glue_plan import Change, Environment, desired, diff, job_environment
 from infra.orchestration import SOURCE_LOAD, definition, plan_blocks
 from infra.orchestration_apply import apply_schedule, apply_state_machine, has_source_load, settings_for
 from infra.secrets import ensure_connection_secrets
-from infra.template_drive import deploy_platform
+from infra.template_drive import deploy_platform, drive_code
 from infra.target import Target, example_values, target_for
 from infra.template import build_template, write_template
 from infra.template_hosting import require_hosting_settings
@@ -150,8 +151,9 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
     build = build_digest(items)
     digests = {a.file_name: a.digest for a in items}
     outcome.wheels = dependency_uris(target, items)
+    code = drive_code(target, say, path.parent, wheelhouse) if "DriveFunction" in template["Resources"] else None
     aws = aws or clients(target.config.region)
-    outcome.stack = deploy_platform(aws, target, template, say, poll_seconds=poll_seconds)  # + Drive code
+    outcome.stack = deploy_platform(aws, target, template, say, poll_seconds=poll_seconds, code=code)  # + Drive code
     key_arn = key_arn_of(aws["kms"], f"alias/{target.prefix}")
     role = lambda name: aws["iam"].get_role(RoleName=name)["Role"]["Arn"]  # noqa: E731
     outcome.uploaded = upload(aws["s3"], target, items, key_arn, say)

@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from engine.run.workspace import Workspace
+from tests.infra.test_moto import glue_wheel_names
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -93,9 +94,9 @@ def test_deploy_twice_from_the_cli(moto_server, tmp_path, wheelhouse):
     # the job's dependencies: the wheels this deploy uploaded, installed from S3 only
     args = glue.get_job(JobName="medallion")["Job"]["DefaultArguments"]
     assert args["--python-modules-installer-option"] == "--no-index"
-    assert sorted(u.rsplit("/", 1)[-1] for u in args["--additional-python-modules"].split(",")) == sorted(
-        w.name for w in wheelhouse.glob("*.whl"))
-    assert f"wheels    {len(list(wheelhouse.glob('*.whl')))} dependency wheels ready" in first.stdout
+    assert sorted(u.rsplit("/", 1)[-1] for u in args["--additional-python-modules"].split(",")) == glue_wheel_names()
+    assert f"wheels    {len(glue_wheel_names())} dependency wheels ready" in first.stdout
+    assert (tmp_path / "wheels").is_dir() and list(tmp_path.glob("drive-lambda-*.zip"))  # beside --out, not in the repo
     sfn = boto3.client("stepfunctions", endpoint_url=moto_server, region_name="us-east-1")
     machine = sfn.list_state_machines()["stateMachines"][0]
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])

@@ -35,6 +35,11 @@ def aws(monkeypatch, wheelhouse):
         yield {"vpc": vpc, "rtb": rtb, "wheelhouse": wheelhouse, **clients("us-east-1")}
 
 
+def glue_wheel_names() -> list[str]:
+    """The wheelhouse's files for the Glue job's pins (tests/infra/conftest.py names them so)."""
+    return sorted(f"{n.replace('-', '_')}-{v}-py3-none-any.whl" for n, v in (p.split("==") for p in glue_requirements()))
+
+
 def _deploy(root, aws, lines=None):
     ws = Workspace.open(root, "aws", [])
     out = [] if lines is None else lines
@@ -74,7 +79,7 @@ def test_first_deploy_creates_everything(deploy_project, aws):
         # asserted on the template (test_deploy_template.py)
     listed = aws["s3"].list_objects_v2(Bucket="test-lake-artefacts", Prefix="dt/artefacts/")["Contents"]
     # content-addressed: <prefix>/artefacts/<first 16 hex of the file's SHA-256>/<file>
-    dependency_wheels = sorted(w.name for w in aws["wheelhouse"].glob("*.whl"))
+    dependency_wheels = glue_wheel_names()
     assert sorted(o["Key"].split("/")[-1] for o in listed) == sorted([
         "glue_job.py", "medallion-0.1.0-py3-none-any.whl", "project.zip", *dependency_wheels])
     for obj in listed:
@@ -155,7 +160,7 @@ def test_second_deploy_takes_the_wheels_from_its_cache(deploy_project, aws, tmp_
     root = deploy_project()
     _deploy(root, aws)
     cached = sorted(p.name for p in (root / "build" / "wheels").glob("*.whl"))
-    assert cached == sorted(w.name for w in aws["wheelhouse"].glob("*.whl"))
+    assert cached == glue_wheel_names()
     # a wheelhouse that does not exist would fail any download: the cache alone serves the deploy
     outcome = _deploy(root, {**aws, "wheelhouse": tmp_path / "gone"})
     assert outcome.uploaded == 0 and outcome.stack == "unchanged"
@@ -168,11 +173,29 @@ def test_a_missing_wheel_stops_the_deploy_before_aws_is_touched(deploy_project, 
     for wheel in aws["wheelhouse"].glob("*.whl"):
         if not wheel.name.startswith(first.split("==")[0].replace("-", "_") + "-"):
             (partial / wheel.name).write_bytes(wheel.read_bytes())
-    assert len(list(partial.glob("*.whl"))) == len(rest)
+    assert not (set(glue_wheel_names()) - {w.name for w in partial.glob("*.whl"))) - {glue_wheel_names()[0]}
     with pytest.raises(UsageError, match=f"could not download the job's dependency wheels .*{first}"):
         _deploy(deploy_project(), {**aws, "wheelhouse": partial})
     assert stack_status(aws["cloudformation"], "dt-platform") is None  # no stack, no bucket, no upload
     assert aws["s3"].list_buckets()["Buckets"] == []
+
+
+def test_a_template_over_the_inline_limit_goes_through_the_artefacts_bucket(deploy_project, aws, monkeypatch):
+    # CloudFormation takes at most 51,200 bytes inline; the real aws profile's template is larger
+    monkeypatch.setattr("infra.stack.TEMPLATE_BODY_LIMIT", 4_000)
+    root = deploy_project()
+    lines: list[str] = []
+    assert _deploy(root, aws, lines).stack == "created"
+    assert "stack dt-platform: first deploy of the artefacts bucket and key only (the template is passed through it)" in lines
+    staged = [line for line in lines if line.startswith("staged    template s3://test-lake-artefacts/dt/artefacts/")]
+    assert len(staged) == 1
+    cf = aws["cloudformation"]
+    body = cf.get_template(StackName="dt-platform", TemplateStage="Original")["TemplateBody"]
+    deployed = body if isinstance(body, dict) else json.loads(body)
+    assert deployed == json.loads((root / "build" / "platform.json").read_text())  # the whole template, by URL
+    assert cf.describe_stacks(StackName="dt-platform")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    again: list[str] = []
+    assert _deploy(root, aws, again).stack == "unchanged"
 
 
 def test_changed_schedule_updates_the_schedule_and_the_build(deploy_project, aws):

@@ -5,6 +5,10 @@ runner, S3 lake with its lock and run records, Secrets Manager, the Glue catalog
 adapter), S3/KMS/Secrets Manager/Glue on moto, the RDS role played by the local PostgreSQL, and
 Redshift by the adapter over PostgreSQL (tests/io/redshift_emulator.py checks its COPYs).
 
+The job runs are the ones the deployed state machine starts, in its order: ``--task
+source-load``, then ``--spec <name>`` for every spec, through Glue's entry point
+(engine/run/glue_entry.py) in one pipeline run id.
+
 What stands in for Glue: local Spark has no S3 connector (no hadoop-aws on this machine), so
 Hadoop's ViewFileSystemOverloadScheme serves ``s3://`` from a local mirror folder, and the lake's
 commit first uploads the version's files to moto with boto3, which is what Glue's S3 committer
@@ -33,6 +37,7 @@ from moto import mock_aws
 
 from engine.cli import main
 from engine.io.s3lake import S3Lake
+from engine.run.glue_entry import main as glue_main
 from engine.run.workspace import Workspace
 from tests.io.redshift_emulator import EmulatedRedshift
 
@@ -107,11 +112,15 @@ def test_the_aws_flow_matches_the_local_run(spark, s3_through_mirror, pg_databas
         ws.__dict__["lake"] = GlueS3Lake(mirror, cfg.bucket, cfg.prefix, cfg.kms_key, ws.project.profile.keep_versions)
         emulator = EmulatedRedshift(pg_database, s3, ROLE)
         ws.warehouse.warehouse._connect_factory = emulator.connect  # Redshift's wire -> PostgreSQL
-        monkeypatch.setattr("engine.cli._workspace", lambda *args: ws)
-
-        assert main(["source", "load", "--profile", "aws"]) == 0  # raw S3 -> RDS (PySpark over JDBC)
-        assert main(["run", "--profile", "aws"]) == 0             # RDS -> bronze -> silver -> gold -> Redshift
+        # every job run the state machine starts, in its order, through Glue's entry point
+        monkeypatch.setattr("engine.run.glue_entry._open_workspace", lambda args: ws)
+        run = ["--run-id", "aws-run-1", "--profile", "aws"]
+        assert glue_main(["--task", "source-load", *run]) == 0  # raw S3 -> RDS (PySpark over JDBC)
+        for spec in ws.graph.order:                            # RDS -> bronze -> silver -> gold -> Redshift
+            assert glue_main(["--spec", spec, *run]) == 0, spec
         capsys.readouterr()
+        assert len(ws.graph.order) == 22
+        assert all(ws.store.load(f"aws-run-1.{spec}").status == "ok" for spec in ws.graph.order)
 
         # the source database holds the raw rows; bronze came from it over JDBC, not from the files
         with psycopg.connect(**pg_database) as conn:
