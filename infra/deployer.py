@@ -158,8 +158,8 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
     role = lambda name: aws["iam"].get_role(RoleName=name)["Role"]["Arn"]  # noqa: E731
     outcome.uploaded = upload(aws["s3"], target, items, key_arn, say)
     outcome.missing_secrets = ensure_connection_secrets(aws["secretsmanager"], target, key_arn, say)
-    env = Environment(key_arn, role(target.job_role_name), build, tuple(outcome.wheels), digests,
-                      job_environment(target))
+    env = Environment(key_arn, role(target.job_role_name), build, wheels=tuple(outcome.wheels), digests=digests,
+                      job_env=job_environment(target))
     wanted = desired(target, env)
     connection_names = [r.name for r in wanted if r.kind == "connection"]
     current = read_current(aws["glue"], target, connection_names)
