@@ -140,9 +140,9 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
         return outcome
     examples = example_values(target.config)
     if examples:
-        raise UsageError(f"deploy settings still hold medallion.yaml's example ids ({', '.join(examples)}); "
+        raise UsageError(f"deploy settings are empty or still hold medallion.yaml's example ids ({', '.join(examples)}); "
                          "export MEDALLION_VPC_ID, MEDALLION_DB_ROUTE_TABLE_IDS, MEDALLION_DB_SUBNET_IDS and "
-                         "MEDALLION_DB_SECURITY_GROUP_IDS (docs/deploy.md)")
+                         "MEDALLION_DB_SECURITY_GROUP_IDS (and MEDALLION_DB_AZ; docs/deploy.md)")
     require_hosting_settings(target)  # the dashboards' certificate, domain and subnets (template_hosting.py)
     # every artefact exists, complete, before the first upload: a wheel pip cannot find stops here
     wheels = cached_wheels(requirements, path.parent / "wheels", wheelhouse=wheelhouse)

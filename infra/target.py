@@ -140,11 +140,12 @@ def target_for(project: Project) -> Target:
 
 
 def example_values(config: DeployConfig) -> list[str]:
-    """Settings still holding the all-zero example ids of medallion.yaml (refused by a real deploy)."""
+    """Network settings that are empty or still hold the all-zero example ids of medallion.yaml
+    (refused by a real deploy)."""
     found = []
-    for field in ("vpc_id", "route_table_ids", "subnet_ids", "security_group_ids"):
+    for field in ("vpc_id", "route_table_ids", "subnet_ids", "security_group_ids", "availability_zone"):
         value = getattr(config, field)
         values = value if isinstance(value, list) else [value]
-        if any(EXAMPLE_ID.match(v) for v in values):
+        if not values or any(not v.strip() or EXAMPLE_ID.match(v) for v in values):
             found.append(field)
     return found

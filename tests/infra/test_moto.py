@@ -280,6 +280,14 @@ def test_example_ids_are_refused(deploy_project, aws, monkeypatch):
         _deploy(deploy_project(), aws)
 
 
+def test_a_missing_network_id_is_refused_before_aws_is_touched(deploy_project, aws, monkeypatch):
+    monkeypatch.setenv("DT_VPC", "")
+    with pytest.raises(UsageError, match=r"^deploy settings are empty or still hold medallion.yaml's example ids "
+                                         r"\(vpc_id\); export MEDALLION_VPC_ID"):
+        _deploy(deploy_project(), aws)
+    assert stack_status(aws["cloudformation"], "dt-platform") is None
+
+
 def test_dry_run_calls_no_aws(deploy_project, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: a call would fail
     root = deploy_project()
