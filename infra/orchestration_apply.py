@@ -26,7 +26,14 @@ def settings_for(target: Target, env: Environment, topic_arn: str) -> MachineSet
         runs_prefix=target.runs_prefix, profile=target.project.profile_name,
         job_arguments={**build_arguments(target, env),
                        "--outcomes": f"s3://{target.bucket('lake')}/{target.runs_prefix}/_outcomes"},
-        poll_seconds=target.config.poll_seconds, default_retry=target.project.default_retry)
+        poll_seconds=target.config.poll_seconds, default_retry=target.project.default_retry,
+        source_load=has_source_load(target))
+
+
+def has_source_load(target: Target) -> bool:
+    """Whether a pipeline run starts by loading the raw files into the profile's source database."""
+    source = target.project.profile.source
+    return source is not None and bool(source.tables)
 
 
 def find_state_machine(sfn: Any, name: str) -> str | None:

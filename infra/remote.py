@@ -18,7 +18,7 @@ import json
 from typing import Any, Callable
 
 from infra.checks import check_for_aws
-from infra.orchestration import reload_command, selection_key
+from infra.orchestration import SOURCE_LOAD, reload_command, selection_key
 from infra.orchestration_apply import find_state_machine
 from infra.target import Target, target_for
 from engine.errors import UsageError
@@ -43,16 +43,26 @@ class PipelineRun:
         record = self.specs.get(name)
         return record.spec(name).status if record else "not run"
 
-    @property
-    def status(self) -> str:
-        """The latest execution's verdict (a reload that succeeded makes the run ok); running before one."""
-        def order(record: dict[str, Any]) -> int:  # <run id>, then <run id>-reload-1, -2, ...
+    def _done(self) -> list[dict[str, Any]]:
+        """The pipeline records in execution order: <run id>, then <run id>-reload-1, -2, ..."""
+        def order(record: dict[str, Any]) -> int:
             name = str(record.get("execution", "")).rsplit(":", 1)[-1]
             tail = name.rsplit("-reload-", 1)
             return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else 0
 
-        done = sorted(self.executions, key=order)
+        return sorted(self.executions, key=order)
+
+    @property
+    def status(self) -> str:
+        """The latest execution's verdict (a reload that succeeded makes the run ok); running before one."""
+        done = self._done()
         return done[-1]["status"] if done else "running"
+
+    @property
+    def source_load_failed(self) -> bool:
+        """Whether the latest execution of this run failed in the source load (then no spec ran)."""
+        done = self._done()
+        return bool(done) and done[-1]["status"] == "failed" and SOURCE_LOAD in (done[-1].get("failed") or [])
 
     @property
     def started_at(self) -> str:
@@ -152,8 +162,10 @@ class StepFunctionsExecutor:
             earlier = [e for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
                        for e in page["executions"] if e["name"].startswith(f"{run_id}-reload-")]
             execution = f"{run_id}-reload-{len(earlier) + 1}"[:80]  # names are unique per machine
-            payload = {"run_id": run_id, "all": False, "only": {selection_key(n): True for n in names}}
-            what = f"reload of run {run_id}: {len(names)} spec(s) ({', '.join(names)}); nothing that succeeded runs again"
+            steps = [SOURCE_LOAD] * run.source_load_failed + names  # the load comes first, as in the run
+            payload = {"run_id": run_id, "all": False, "only": {selection_key(n): True for n in steps}}
+            what = (f"reload of run {run_id}: {len(names)} spec(s) ({', '.join(steps)}); nothing that succeeded "
+                    "runs again")
         started = sfn.start_execution(stateMachineArn=arn, name=execution, input=json.dumps(payload))
         say(f"started on AWS: {what}")
         say(f"execution {started['executionArn']}")

@@ -42,7 +42,7 @@ def ensure_connection_secrets(sm: Any, target: Target, key_arn: str, say: Callab
             else:
                 missing.append(name)
     if target.config.source is not None:
-        name = target.secret_name(target.config.source.secret)
+        name = target.secret_name(target.source_secret)
         if not _exists(sm, name):
             missing.append(name)
     for name in missing:

@@ -9,11 +9,19 @@ Template parameters are state the deploy sets after the stack exists (the dashbo
 tag, infra/image_build.py), not settings: an update keeps each one's current value
 (``UsePreviousValue``), and :func:`update_parameters` changes only them, on the stack's own
 template.
+
+CloudFormation takes a template body of at most 51,200 bytes inline; a larger one must be read
+from S3 (``TemplateURL``). ``deploy_template`` stages such a template in the artefacts bucket
+under a content-addressed key; on the very first deploy that bucket does not exist yet, so a
+bootstrap pass creates just the bucket, its policy and the key (the same definitions the full
+template has, so the full update leaves them as they are).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -21,8 +29,11 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 
 from engine.errors import RunError
+from infra.target import Target
 
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+# named IAM roles; AUTO_EXPAND for the Secrets Manager transform (the source database's hosted rotation)
+CAPABILITIES = ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 STUCK = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED")
 
 
@@ -79,7 +90,7 @@ def _failure_reasons(cf: Any, name: str) -> list[str]:
             if str(e.get("ResourceStatus", "")).endswith("_FAILED")][:10]
 
 
-def deploy_stack(cf: Any, name: str, body: str, say: Callable[[str], None], *,
+def deploy_stack(cf: Any, name: str, body: str, say: Callable[[str], None], *, template_url: str | None = None,
                  poll_seconds: float = 10, timeout_seconds: float = 3600) -> str:
     """Create or update stack ``name`` with ``body``; returns created, updated or unchanged.
 
@@ -96,7 +107,8 @@ def deploy_stack(cf: Any, name: str, body: str, say: Callable[[str], None], *,
         return "unchanged"
     kind = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
     kept = _kept_parameters(cf, name, json.loads(body)) if kind == "UPDATE" else []
-    return _change(cf, name, kind, {"TemplateBody": body, **({"Parameters": kept} if kept else {})}, say,
+    source = {"TemplateURL": template_url} if template_url else {"TemplateBody": body}
+    return _change(cf, name, kind, {**source, **({"Parameters": kept} if kept else {})}, say,
                    poll_seconds, timeout_seconds)
 
 
@@ -133,7 +145,7 @@ def _change(cf: Any, name: str, kind: str, source: dict[str, Any], say: Callable
     """Make a change set of ``kind`` from ``source`` (template and parameters), show it, execute, wait."""
     change_set = "medallion-" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")
     created = cf.create_change_set(StackName=name, ChangeSetName=change_set, ChangeSetType=kind,
-                                   Capabilities=["CAPABILITY_NAMED_IAM"], Description="medallion deploy", **source)
+                                   Capabilities=CAPABILITIES, Description="medallion deploy", **source)
     described = _wait(lambda: cf.describe_change_set(ChangeSetName=created["Id"], StackName=name),
                       "Status", poll_seconds, timeout_seconds)
     if described["Status"] == "FAILED":
@@ -154,3 +166,83 @@ def _change(cf: Any, name: str, kind: str, source: dict[str, Any], say: Callable
         raise RunError(f"stack {name} ended {final}: {reasons}")
     say(f"stack {name}: {final}")
     return "created" if kind == "CREATE" else "updated"
+
+
+TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts as TemplateBody (more only by TemplateURL)
+BOOTSTRAP = ("ArtefactsBucket", "ArtefactsBucketPolicy", "DataKeyAlias")  # and what they refer to
+
+
+def template_text(template: dict[str, Any]) -> str:
+    """The body sent to CloudFormation: compact, keys sorted (equal templates, equal bytes)."""
+    return json.dumps(template, sort_keys=True, separators=(",", ":"))
+
+
+def _refers_to(value: Any) -> set[str]:
+    """Logical ids a fragment refers to: Ref, Fn::GetAtt, ${Name} in Fn::Sub, DependsOn."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else str(inner).split(".")[0])
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) else inner
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([A-Za-z0-9.]+)\}", text)}
+            elif key == "DependsOn":
+                found |= set(inner if isinstance(inner, list) else [inner])
+            found |= _refers_to(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _refers_to(inner)
+    return found
+
+
+def bootstrap_template(template: dict[str, Any]) -> dict[str, Any]:
+    """The artefacts bucket, its policy and the key alias, with everything they refer to, as in ``template``."""
+    resources = template["Resources"]
+    keep: set[str] = set()
+    todo = [r for r in BOOTSTRAP if r in resources]
+    while todo:
+        logical = todo.pop()
+        if logical in keep:
+            continue
+        keep.add(logical)
+        todo.extend(r for r in _refers_to(resources[logical]) if r in resources)
+    return {"AWSTemplateFormatVersion": template["AWSTemplateFormatVersion"],
+            "Description": template["Description"], "Resources": {k: resources[k] for k in sorted(keep)}}
+
+
+def stage_template(s3: Any, target: Target, body: str, say: Callable[[str], None]) -> str | None:
+    """Upload the template body (content-addressed); its HTTPS URL, or None when the bucket is not there yet."""
+    bucket = target.bucket("artefacts")
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    key = target.artefact_key("platform.template.json", digest)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+            return None
+        raise
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json",
+                  ServerSideEncryption="aws:kms", SSEKMSKeyId=f"alias/{target.prefix}", BucketKeyEnabled=True,
+                  Metadata={"sha256": digest})
+    say(f"staged    template s3://{bucket}/{key} ({len(body.encode()):,} bytes: passed by URL)")
+    return f"https://{bucket}.s3.{target.config.region}.amazonaws.com/{key}"
+
+
+def deploy_template(aws: dict[str, Any], target: Target, template: dict[str, Any], say: Callable[[str], None], *,
+                    poll_seconds: float = 10) -> str:
+    """``deploy_stack`` with the body inline when it fits, else staged in S3 (bootstrapping the bucket once)."""
+    cf, name, body = aws["cloudformation"], target.config.stack_name, template_text(template)
+    if len(body.encode()) <= TEMPLATE_BODY_LIMIT:
+        return deploy_stack(cf, name, body, say, poll_seconds=poll_seconds)
+    url, first = stage_template(aws["s3"], target, body, say), None
+    if url is None:
+        say(f"stack {name}: first deploy of the artefacts bucket and key only (the template is passed through it)")
+        first = deploy_stack(cf, name, template_text(bootstrap_template(template)), say, poll_seconds=poll_seconds)
+        url = stage_template(aws["s3"], target, body, say)
+        if url is None:
+            raise RunError(f"the stack made no bucket {target.bucket('artefacts')}; check the stack's events")
+    final = deploy_stack(cf, name, body, say, template_url=url, poll_seconds=poll_seconds)
+    return "created" if first == "created" else final

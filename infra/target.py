@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from engine.errors import UsageError
+from engine.spec.interpolate import SECRET_REF
 from engine.spec.project import DeployConfig, Project, RedshiftWarehouse, S3Lake
 
 EXAMPLE_ID = re.compile(r"^[a-z]+-0+$")
@@ -86,6 +87,18 @@ class Target:
         return self.project.profile.secrets.prefix + name
 
     @property
+    def source_secret(self) -> str:
+        """The ONE secret of the source database (name under the prefix), used by the engine, the
+        Glue connection and the stack alike: the secret the profile's ``source.password`` names
+        (``${secret:rds_source.password}`` -> ``rds_source``), else ``deploy.source.secret``."""
+        source = self.project.profile.source
+        refs = SECRET_REF.findall(source.password or "") if source is not None else []
+        if refs:
+            name = refs[0]
+            return name.rsplit(".", 1)[0] if "." in name else name
+        return self.config.source.secret if self.config.source else "connections/source"
+
+    @property
     def artefact_prefix(self) -> str:
         """Key prefix of the uploaded wheel, project archive and job script."""
         return f"{self.prefix}/artefacts"
@@ -117,15 +130,22 @@ def target_for(project: Project) -> Target:
     if project.profile.secrets.kind != "aws_secrets_manager":
         raise UsageError(f"profile '{project.profile_name}' reads secrets from {project.profile.secrets.kind}; "
                          "deploy needs secrets: {kind: aws_secrets_manager}")
-    return Target(project, cfg)
+    target = Target(project, cfg)
+    if cfg.source is not None and "secret" in cfg.source.model_fields_set and project.profile.source is not None \
+            and project.profile.source.password and cfg.source.secret != target.source_secret:
+        raise UsageError(f"profile '{project.profile_name}': deploy.source.secret is '{cfg.source.secret}' but "
+                         f"source.password reads the secret '{target.source_secret}'; one database, one secret: "
+                         "drop deploy.source.secret or make them the same")
+    return target
 
 
 def example_values(config: DeployConfig) -> list[str]:
-    """Settings still holding the all-zero example ids of medallion.yaml (refused by a real deploy)."""
+    """Network settings that are empty or still hold the all-zero example ids of medallion.yaml
+    (refused by a real deploy)."""
     found = []
-    for field in ("vpc_id", "route_table_ids", "subnet_ids", "security_group_ids"):
+    for field in ("vpc_id", "route_table_ids", "subnet_ids", "security_group_ids", "availability_zone"):
         value = getattr(config, field)
         values = value if isinstance(value, list) else [value]
-        if any(EXAMPLE_ID.match(v) for v in values):
+        if not values or any(not v.strip() or EXAMPLE_ID.match(v) for v in values):
             found.append(field)
     return found

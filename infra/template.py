@@ -20,7 +20,7 @@ from infra.template_iam import KEY_ARN, job_role, redshift_role, sub
 from infra.template_image import image_sections
 from infra.template_network import endpoints_part
 from infra.template_orchestration import orchestration_part
-from infra.template_rds import rds_part
+from infra.template_rds import TRANSFORM, rds_part
 from infra.template_rotation import rotation_part
 
 BUCKETS = {"raw": "RawBucket", "lake": "LakeBucket", "artefacts": "ArtefactsBucket", "logs": "LogsBucket"}
@@ -203,6 +203,8 @@ def build_template(target: Target) -> dict[str, Any]:
         "Resources": resources,
         "Outputs": outputs,
     }
+    if any(r.get("Properties", {}).get("HostedRotationLambda") for r in resources.values()):
+        template["Transform"] = TRANSFORM  # the source database's hosted rotation function (template_rds.py)
     apply_controls(template, target)
     return template
 

@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from infra.target import Target
 from infra.template_iam import KEY_ARN, sub
 from infra.template_orchestration import state_machine_arn  # the pipeline's state machine (h15)
-from engine.errors import RunError
+from engine.errors import RunError, UsageError
 from engine.plan.graph import load_all
 
 DRIVE_DIR = Path(__file__).with_name("drive")
@@ -85,16 +85,23 @@ def code_key(target: Target) -> str:
     return f"{target.artefact_prefix}/drive-lambda-{code_digest()[:16]}.zip"
 
 
-def build_zip(pip: list[str] | None = None) -> bytes:
+def build_zip(pip: list[str] | None = None, find_links: Path | None = None) -> bytes:
     """The function's zip: infra/drive/ plus its requirements installed for the Lambda platform.
 
     pip resolves the pinned wheels for manylinux2014 x86_64 (not this machine's), so the
-    cryptography build google-auth signs with loads on Lambda's Amazon Linux 2.
+    cryptography build google-auth signs with loads on Lambda's Amazon Linux 2. With
+    ``find_links`` (an operator's wheelhouse) pip reads only that folder.
     """
+    index = ["--no-index", "--find-links", str(find_links)] if find_links is not None else []
     with tempfile.TemporaryDirectory(prefix="drive-zip-") as tmp:
         site = Path(tmp) / "site"
-        subprocess.run([*(pip or [sys.executable, "-m", "pip"]), "install", "--quiet", "--no-compile",
-                        "--target", str(site), *PLATFORM, "-r", str(REQUIREMENTS)], check=True)
+        done = subprocess.run([*(pip or [sys.executable, "-m", "pip"]), "install", "--quiet", "--no-compile",
+                               "--target", str(site), *PLATFORM, *index, "-r", str(REQUIREMENTS)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["pip install failed"])[-1]
+            raise UsageError(f"could not build the Drive function's zip ({last}); the deploying machine must "
+                             "reach the package index, or give --wheelhouse")
         entries = [(str(p.relative_to(site)), p.read_bytes()) for p in sorted(site.rglob("*"))
                    if p.is_file() and "__pycache__" not in p.parts]
         entries += [(n, d) for n, d in _sources() if n.endswith(".py")]
@@ -192,17 +199,19 @@ def drive_resources(target: Target) -> dict[str, Any]:
     }
 
 
-def _cached_zip(target: Target, say: Callable[[str], None]) -> bytes:
-    """The zip for the current sources, built once per digest (build/deploy/drive-lambda-<digest>.zip)."""
-    cache = target.project.path(f"build/deploy/drive-lambda-{code_digest()[:16]}.zip")
+def drive_code(target: Target, say: Callable[[str], None], folder: Path | None = None,
+               wheelhouse: Path | None = None) -> bytes:
+    """The zip for the current sources, built once per digest (``<folder>/drive-lambda-<digest>.zip``;
+    default folder build/deploy, the deploy passes the template's folder)."""
+    cache = (folder or target.project.path("build/deploy")) / f"drive-lambda-{code_digest()[:16]}.zip"
     if not cache.is_file():
         say("building  Drive function zip (pip, manylinux2014 x86_64, CPython 3.11)")
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_bytes(build_zip())
+        cache.write_bytes(build_zip(find_links=wheelhouse))
     return cache.read_bytes()
 
 
-def stage_code(s3: Any, target: Target, say: Callable[[str], None]) -> bool:
+def stage_code(s3: Any, target: Target, say: Callable[[str], None], code: bytes | None = None) -> bool:
     """Put the function's zip in the artefacts bucket; False when that bucket does not exist yet."""
     bucket, key = target.bucket("artefacts"), code_key(target)
     try:
@@ -218,7 +227,8 @@ def stage_code(s3: Any, target: Target, say: Callable[[str], None]) -> bool:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
             raise
-    s3.put_object(Bucket=bucket, Key=key, Body=_cached_zip(target, say), ServerSideEncryption="aws:kms",
+    s3.put_object(Bucket=bucket, Key=key, Body=code if code is not None else drive_code(target, say),
+                  ServerSideEncryption="aws:kms",
                   SSEKMSKeyId=f"alias/{target.prefix}", BucketKeyEnabled=True, Metadata={"sha256": code_digest()})
     say(f"uploaded  artefact s3://{bucket}/{key}")
     return True
@@ -232,23 +242,20 @@ def without_drive(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def deploy_platform(aws: dict[str, Any], target: Target, template: dict[str, Any], say: Callable[[str], None],
-                    *, poll_seconds: float = 10) -> str:
+                    *, poll_seconds: float = 10, code: bytes | None = None) -> str:
     """Deploy the platform stack, with the function's code in place before the function is made.
 
     The code lives in the stack's own artefacts bucket, so the very first deploy runs twice:
     once without the Drive resources (making the bucket and the key), then, with the zip
-    uploaded, the whole template. Later deploys upload a changed zip first, then update.
+    uploaded, the whole template. Later deploys upload a changed zip first, then update. A
+    template too large to send inline goes through the same bucket (``infra/stack.py``).
     """
-    from infra.stack import deploy_stack
+    from infra.stack import deploy_template
 
-    cf, name = aws["cloudformation"], target.config.stack_name
-
-    def body(t: dict[str, Any]) -> str:
-        return json.dumps(t, sort_keys=True, separators=(",", ":"))
-
-    if "DriveFunction" in template["Resources"] and not stage_code(aws["s3"], target, say):
+    name = target.config.stack_name
+    if "DriveFunction" in template["Resources"] and not stage_code(aws["s3"], target, say, code):
         say(f"stack {name}: first deploy without the Drive function (its code bucket comes with this stack)")
-        deploy_stack(cf, name, body(without_drive(template)), say, poll_seconds=poll_seconds)
-        if not stage_code(aws["s3"], target, say):
+        deploy_template(aws, target, without_drive(template), say, poll_seconds=poll_seconds)
+        if not stage_code(aws["s3"], target, say, code):
             raise RunError(f"the stack made no bucket {target.bucket('artefacts')}; check the stack's events")
-    return deploy_stack(cf, name, body(template), say, poll_seconds=poll_seconds)
+    return deploy_template(aws, target, template, say, poll_seconds=poll_seconds)

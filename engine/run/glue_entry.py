@@ -13,6 +13,10 @@ reload runs the failed spec in the same run id, so it sees the same checkpoints 
 watermarks. The state machine guarantees the order (a spec starts after its upstreams
 succeeded), so the entry point never waits for upstream specs.
 
+``--task source-load`` (instead of ``--spec``) is the run's first job run when the profile has
+a source database: it loads the raw files into it (``engine/io/source.py``, idempotent) before
+any spec reads it, and reports its outcome the same way (folder ``source-load``).
+
 Why the outcome object: Step Functions must tell a terminal failure (never retried) from a
 Glue-level one (retried per the spec's policy). The job run's state cannot say which, so the
 entry point writes ``<outcomes>/<run id>/<spec>/<job run id>.json`` with the verdict in its
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -36,18 +41,22 @@ from engine.run.record import new_run_id
 from engine.spec.suggest import did_you_mean
 
 LOCKED = "is locked by run"  # LakeLock's message when another spec run holds the lake
+SOURCE_LOAD = "source-load"  # --task: load the raw files into the profile's source database
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Glue-style ``--key value`` arguments; unknown ones (Glue adds many) are ignored."""
     parser = argparse.ArgumentParser(prog="medallion-glue", add_help=False)
-    parser.add_argument("--spec", required=True)
+    parser.add_argument("--spec")
+    parser.add_argument("--task", choices=[SOURCE_LOAD])
     parser.add_argument("--run-id")
     parser.add_argument("--profile", default="aws")
     parser.add_argument("--project-dir")
     parser.add_argument("--project-archive")
     parser.add_argument("--vars", default="{}", help="JSON object of variables")
     parser.add_argument("--var", action="append", default=[])
+    parser.add_argument("--env", default="{}", help="JSON object: environment values the profile's ${env:} "
+                                                   "references resolve with (the deploying machine's)")
     parser.add_argument("--outcomes", help="s3:// prefix the verdict of this job run is written under")
     parser.add_argument("--wait-minutes", type=float, default=120.0)
     parser.add_argument("--poll-seconds", type=float, default=30.0)
@@ -137,16 +146,74 @@ def _glue_spark(args: argparse.Namespace, spark_config: Any) -> Any:
     return spark
 
 
+def load_source_task(args: argparse.Namespace) -> int:
+    """The source load (``--task source-load``): raw files -> the profile's source database; 0 when loaded.
+
+    Idempotent (each table is swapped in whole), so a retried or reloaded job run leaves the same
+    rows. Its verdict goes to the outcome object like a spec's: a transient error (the database
+    unreachable) is retried by the state machine, bad input or a bad setting is terminal.
+    """
+    from engine.io.source import load_source
+    from engine.run.report import Reporter
+
+    ws = _open_workspace(args)
+    run_id = args.run_id or new_run_id()
+    job_run = args.JOB_RUN_ID or record_id(run_id, SOURCE_LOAD)
+    reporter = Reporter(plain=True)
+    try:
+        source = ws.source
+        if source is None or not source.tables:
+            raise UsageError(f"--task {SOURCE_LOAD}: profile '{ws.project.profile_name}' has no source database "
+                             "with tables to load (source: tables:)")
+        glue_spark = _glue_spark(args, ws.project.profile.spark)
+        counts = load_source(glue_spark if glue_spark is not None else ws.spark(), source, ws.secrets,
+                             ws.project.root)
+    except BaseException as exc:
+        if args.outcomes:
+            terminal = isinstance(exc, MedallionError) and not exc.transient
+            write_outcome(args.outcomes, run_id, SOURCE_LOAD, job_run, status="failed", terminal=terminal,
+                          error=f"{type(exc).__name__}: {exc}")
+        raise
+    for table, rows in counts.items():
+        reporter.line(f"source load: {source.schema_}.{table} {rows:,} rows")
+    if args.outcomes:
+        write_outcome(args.outcomes, run_id, SOURCE_LOAD, job_run, status="ok", terminal=False, error=None)
+    return 0
+
+
+def _apply_env(args: argparse.Namespace) -> None:
+    """Set the ``--env`` values the job's own environment lacks (a Glue job run has none of them)."""
+    try:
+        values = json.loads(args.env or "{}")
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--env must be a JSON object: {exc}") from None
+    for name, value in values.items():
+        os.environ.setdefault(str(name), str(value))
+
+
+def _open_workspace(args: argparse.Namespace) -> Any:
+    """The project the job run works on (downloaded archive or folder), with its profile and variables."""
+    from engine.run.workspace import Workspace
+
+    _apply_env(args)
+    return Workspace.open(_project_dir(args), args.profile, _var_args(args))
+
+
 def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic) -> int:
     """Run the one spec ``args.spec``; returns 0 when it committed (or already had), else 1."""
+    if args.task == SOURCE_LOAD:
+        if args.spec:
+            raise UsageError(f"--task {SOURCE_LOAD} and --spec do not go together: one job run does one of them")
+        return load_source_task(args)
+    if not args.spec:
+        raise UsageError(f"give --spec <layer.name> (one spec per job run) or --task {SOURCE_LOAD}")
     from engine.run.faults import FaultPlan
     from engine.run.preflight import preflight
     from engine.run.report import Reporter
     from engine.run.runner import RunContext, run_specs
-    from engine.run.workspace import Workspace
 
-    ws = Workspace.open(_project_dir(args), args.profile, _var_args(args))
+    ws = _open_workspace(args)
     graph = ws.graph
     if args.spec not in graph.specs:
         raise UsageError(f"--spec {args.spec}: no such spec{did_you_mean(args.spec, graph.specs)}")

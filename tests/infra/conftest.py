@@ -98,3 +98,24 @@ def deploy_project(tmp_path: Path):
         return tmp_path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory) -> Path:
+    """A wheelhouse holding one real (tiny, pure-Python) wheel per pinned dependency of the Glue job
+    and of the Drive function (infra/drive/requirements.txt).
+
+    The deploy's own ``pip download`` / ``pip install --no-index --find-links`` run over it, so the
+    deploy tests exercise the real download, cache and upload of the wheels with no network.
+    """
+    from infra.template_drive import REQUIREMENTS
+    from infra.wheels import build_wheel_bytes, glue_requirements
+
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    drive = [line.split("#")[0].strip() for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines()]
+    for pin in sorted(set(glue_requirements()) | {d for d in drive if "==" in d}):
+        name, _, ver = pin.partition("==")
+        module = name.replace("-", "_")
+        wheel = build_wheel_bytes(name, ver, {f"{module}_stub/__init__.py": f"VERSION = {ver!r}\n".encode()}, [])
+        (folder / f"{module}-{ver}-py3-none-any.whl").write_bytes(wheel)
+    return folder

@@ -19,8 +19,9 @@ from moto import mock_aws
 from engine.errors import UsageError
 from engine.spec.project import load_project
 from infra.target import target_for
-from infra.wheels import (build_wheel_bytes, dashboards_wheel, download_wheels, glue_module_arguments,
-                          glue_requirements, upload_wheels)
+from infra.artefacts import artefacts, dependency_uris, upload
+from infra.wheels import (build_wheel_bytes, cached_wheels, dashboards_wheel, download_wheels, glue_module_arguments,
+                          glue_requirements)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,22 +75,43 @@ def test_a_missing_wheel_is_one_clear_error(downloaded, tmp_path):
         download_wheels(["alpha==1.0", "gamma==3.0"], tmp_path / "dl", find_links=index)
 
 
-def test_upload_and_job_arguments(downloaded):
+def test_cache_serves_what_it_holds_and_downloads_the_rest(downloaded, tmp_path):
+    index, wheels = downloaded
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / wheels[0].name).write_bytes(wheels[0].read_bytes())
+    # beta comes from the wheelhouse; alpha from the cache (the wheelhouse lacks it: a download would fail)
+    only_beta = tmp_path / "house"
+    only_beta.mkdir()
+    (only_beta / wheels[1].name).write_bytes(wheels[1].read_bytes())
+    got = cached_wheels(["alpha==1.0", "beta==2.0"], cache, wheelhouse=only_beta)
+    assert [w.name for w in got] == ["alpha-1.0-py3-none-any.whl", "beta-2.0-py3-none-any.whl"]
+    assert all(w.parent == cache for w in got)
+    with pytest.raises(UsageError, match="--wheelhouse .*: no such folder"):
+        cached_wheels(["gamma==3.0"], cache, wheelhouse=tmp_path / "nowhere")
+
+
+def test_upload_is_content_addressed_and_job_arguments_name_it(downloaded):
     _, wheels = downloaded
     target = target_for(load_project(ROOT, "aws", env={}))
+    items = artefacts(target, wheels)
+    uris = dependency_uris(target, items)
+    digest = {a.file_name: a.digest for a in items}
+    # s3://<artefacts bucket>/<prefix>/artefacts/<sha256[:16] of the wheel's bytes>/<wheel file>
+    assert uris == [f"s3://medallion-lake-artefacts/medallion/artefacts/{digest[w.name][:16]}/{w.name}" for w in wheels]
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="medallion-lake-artefacts")
         said: list[str] = []
-        uris = upload_wheels(s3, target, wheels, "arn:aws:kms:us-east-1:123456789012:key/k", said.append)
-        assert uris == ["s3://medallion-lake-artefacts/medallion/artefacts/wheels/alpha-1.0-py3-none-any.whl",
-                        "s3://medallion-lake-artefacts/medallion/artefacts/wheels/beta-2.0-py3-none-any.whl"]
-        head = s3.head_object(Bucket="medallion-lake-artefacts", Key="medallion/artefacts/wheels/beta-2.0-py3-none-any.whl")
-        assert head["ServerSideEncryption"] == "aws:kms"
-        assert len(said) == 2
-        assert upload_wheels(s3, target, wheels, "k", said.append) == uris and len(said) == 2  # nothing re-sent
+        assert upload(s3, target, items, "arn:aws:kms:us-east-1:123456789012:key/k", said.append) == len(items)
+        key = uris[1].removeprefix("s3://medallion-lake-artefacts/")
+        head = s3.head_object(Bucket="medallion-lake-artefacts", Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms" and head["Metadata"]["sha256"] == digest[wheels[1].name]
+        assert s3.get_object(Bucket="medallion-lake-artefacts", Key=key)["Body"].read() == wheels[1].read_bytes()
+        assert upload(s3, target, items, "k", said.append) == 0  # nothing re-sent
     assert glue_module_arguments(uris) == {
         "--additional-python-modules": ",".join(uris), "--python-modules-installer-option": "--no-index"}
+    assert glue_module_arguments([]) == {}
 
 
 def test_dashboards_wheel_is_reproducible_and_registers_the_command(tmp_path):

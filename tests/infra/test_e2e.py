@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from engine.run.workspace import Workspace
+from tests.infra.test_moto import glue_wheel_names
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -51,13 +52,15 @@ def moto_server():
 
 
 @pytest.mark.slow
-def test_deploy_twice_from_the_cli(moto_server, tmp_path):
+def test_deploy_twice_from_the_cli(moto_server, tmp_path, wheelhouse):
     ec2 = boto3.client("ec2", endpoint_url=moto_server, region_name="us-east-1")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc)["GroupId"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDALLION_")}
+    # this checkout's code, whichever checkout the venv was installed from
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.update({"AWS_ENDPOINT_URL": moto_server, "AWS_REGION": "us-east-1", "MEDALLION_VPC_ID": vpc,
                 "MEDALLION_DB_ROUTE_TABLE_IDS": rtb, "MEDALLION_DB_SUBNET_IDS": subnet,
                 "MEDALLION_DB_SECURITY_GROUP_IDS": group,
@@ -66,7 +69,7 @@ def test_deploy_twice_from_the_cli(moto_server, tmp_path):
                 # test_hosting.py)
                 "MEDALLION_RDS_CREATE": "false", "MEDALLION_DASHBOARDS": "false"})
     command = [str(BIN / "medallion"), "deploy", "--profile", "aws", "--project-dir", str(ROOT),
-               "--out", str(tmp_path / "platform.json")]
+               "--out", str(tmp_path / "platform.json"), "--wheelhouse", str(wheelhouse)]
 
     # 1 security configuration + 2 connections + 1 job; the order of the specs is the state machine's
     specs = len(Workspace.open(ROOT, "aws", []).graph.specs)
@@ -88,10 +91,20 @@ def test_deploy_twice_from_the_cli(moto_server, tmp_path):
 
     glue = boto3.client("glue", endpoint_url=moto_server, region_name="us-east-1")
     assert [j["Name"] for j in glue.get_jobs()["Jobs"]] == ["medallion"]
+    # the job's dependencies: the wheels this deploy uploaded, installed from S3 only
+    args = glue.get_job(JobName="medallion")["Job"]["DefaultArguments"]
+    assert args["--python-modules-installer-option"] == "--no-index"
+    assert sorted(u.rsplit("/", 1)[-1] for u in args["--additional-python-modules"].split(",")) == glue_wheel_names()
+    assert f"wheels    {len(glue_wheel_names())} dependency wheels ready" in first.stdout
+    assert (tmp_path / "wheels").is_dir() and list(tmp_path.glob("drive-lambda-*.zip"))  # beside --out, not in the repo
     sfn = boto3.client("stepfunctions", endpoint_url=moto_server, region_name="us-east-1")
     machine = sfn.list_state_machines()["stateMachines"][0]
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
-    first_fork = definition["States"][definition["States"]["build"]["Next"]]
+    # every run first loads the raw files into the RDS source (one job run), then the bronze fork reads it
+    assert definition["States"]["build"]["Next"] == "source load"
+    load = definition["States"]["source load · run"]["Branches"][0]["States"]["source load · start"]
+    assert load["Parameters"]["Arguments"]["--task"] == "source-load"
+    first_fork = definition["States"][definition["States"]["source load · run"]["Next"]]
     assert [b["StartAt"] for b in first_fork["Branches"]] == [
         "bronze.date_dim", "bronze.order_item_options", "bronze.order_items"]
     schedule = boto3.client("scheduler", endpoint_url=moto_server, region_name="us-east-1").get_schedule(

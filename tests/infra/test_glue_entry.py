@@ -56,3 +56,36 @@ def test_outcome_says_terminal_in_one_ascii_metadata_line(monkeypatch):
                                     "error": "silver.x: bad row amount \\u2265 0 failed"}
         body = json.loads(s3.get_object(Bucket="lake-b", Key=key)["Body"].read())
         assert body["error"] == "bad row\n  amount ≥ 0 failed" and body["terminal"] is True
+
+
+def test_env_gives_the_job_run_the_deploying_machines_values(deploy_project, spark, monkeypatch):
+    # a Glue job run has no environment of its own: --env carries what the profile's ${env:} read
+    root = deploy_project()
+    config = root / "medallion.yaml"
+    config.write_text(config.read_text().replace('root: "${var:lake_dir}"', 'root: "${env:DT_LAKE_ROOT:-lake}"', 1))
+    monkeypatch.delenv("DT_LAKE_ROOT", raising=False)
+    try:
+        assert main(_glue_args(root, "bronze.events", "--run-id", "run_e", "--env", '{"DT_LAKE_ROOT": "elsewhere"}')) == 0
+    finally:
+        monkeypatch.delenv("DT_LAKE_ROOT", raising=False)  # _apply_env set it in this process
+    assert RunStore(root / "elsewhere" / "_runs").load("run_e.bronze.events").status == "ok"
+    assert not (root / "lake" / "_runs").exists()  # (the DuckDB warehouse still lives under lake/)
+
+
+def test_job_environment_is_the_profiles_env_references_only():
+    from pathlib import Path
+
+    from engine.spec.project import load_project
+    from infra.glue_plan import Environment, desired, job_environment
+    from infra.target import target_for
+
+    root = Path(__file__).resolve().parents[2]
+    target = target_for(load_project(root, "aws", env={}))
+    environ = {"MEDALLION_RDS_HOST": "src.example", "MEDALLION_BUCKET": "acme-lake", "MEDALLION_VPC_ID": "vpc-1",
+               "HOME": "/root", "MEDALLION_SECRET_X": "never"}
+    # by hand from medallion.yaml: RDS host and bucket are read by the aws profile; the VPC id only
+    # by its deploy: section; HOME and MEDALLION_SECRET_X by nothing
+    assert job_environment(target, environ) == {"MEDALLION_BUCKET": "acme-lake", "MEDALLION_RDS_HOST": "src.example"}
+    [job] = [r for r in desired(target, Environment("k", "r", job_env={"MEDALLION_RDS_HOST": "src.example"}))
+             if r.kind == "job"]
+    assert json.loads(job.body["DefaultArguments"]["--env"]) == {"MEDALLION_RDS_HOST": "src.example"}

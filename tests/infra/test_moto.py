@@ -12,13 +12,16 @@ from moto import mock_aws
 from botocore.exceptions import ClientError
 
 from infra.deployer import clients, deploy, key_arn_of
+from infra.stack import stack_status
+from infra.wheels import glue_requirements
 from engine.errors import SpecError, UsageError
 from engine.run.workspace import Workspace
 
 
 @pytest.fixture()
-def aws(monkeypatch):
-    """A mocked account with a VPC and a database route table (what deploy settings name)."""
+def aws(monkeypatch, wheelhouse):
+    """A mocked account with a VPC and a database route table (what deploy settings name), and the
+    test wheelhouse every deploy here takes its dependency wheels from (no network)."""
     with mock_aws():
         ec2 = boto3.client("ec2", region_name="us-east-1")
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -29,14 +32,19 @@ def aws(monkeypatch):
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]
         monkeypatch.setenv("DT_SUBNET", subnet["SubnetId"])
         monkeypatch.setenv("DT_SG", ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc)["GroupId"])
-        yield {"vpc": vpc, "rtb": rtb, **clients("us-east-1")}
+        yield {"vpc": vpc, "rtb": rtb, "wheelhouse": wheelhouse, **clients("us-east-1")}
+
+
+def glue_wheel_names() -> list[str]:
+    """The wheelhouse's files for the Glue job's pins (tests/infra/conftest.py names them so)."""
+    return sorted(f"{n.replace('-', '_')}-{v}-py3-none-any.whl" for n, v in (p.split("==") for p in glue_requirements()))
 
 
 def _deploy(root, aws, lines=None):
     ws = Workspace.open(root, "aws", [])
     out = [] if lines is None else lines
     return deploy(ws.project, ws.graph, dry_run=False, say=out.append, aws=aws, poll_seconds=0,
-                  template_path=root / "build" / "platform.json")
+                  template_path=root / "build" / "platform.json", wheelhouse=aws.get("wheelhouse"))
 
 
 def _machine(aws):
@@ -53,7 +61,7 @@ def test_first_deploy_creates_everything(deploy_project, aws):
     lines: list[str] = []
     outcome = _deploy(root, aws, lines)
     assert outcome.stack == "created"
-    assert outcome.uploaded == 3
+    assert outcome.uploaded == 3 + len(glue_requirements())  # engine wheel, archive, script + dependency wheels
     assert outcome.counts() == {"create": 4, "update": 0, "delete": 0, "unchanged": 0}
     assert any(line.startswith("stack dt-platform: change set medallion-") for line in lines)
     assert any("Add" in line and "AWS::KMS::Key" in line and "DataKey" in line for line in lines)
@@ -71,8 +79,9 @@ def test_first_deploy_creates_everything(deploy_project, aws):
         # asserted on the template (test_deploy_template.py)
     listed = aws["s3"].list_objects_v2(Bucket="test-lake-artefacts", Prefix="dt/artefacts/")["Contents"]
     # content-addressed: <prefix>/artefacts/<first 16 hex of the file's SHA-256>/<file>
-    assert sorted(o["Key"].split("/")[-1] for o in listed) == [
-        "glue_job.py", "medallion-0.1.0-py3-none-any.whl", "project.zip"]
+    dependency_wheels = glue_wheel_names()
+    assert sorted(o["Key"].split("/")[-1] for o in listed) == sorted([
+        "glue_job.py", "medallion-0.1.0-py3-none-any.whl", "project.zip", *dependency_wheels])
     for obj in listed:
         digest = aws["s3"].head_object(Bucket="test-lake-artefacts", Key=obj["Key"])["Metadata"]["sha256"]
         assert obj["Key"].split("/")[2] == digest[:16]
@@ -93,6 +102,15 @@ def test_first_deploy_creates_everything(deploy_project, aws):
     assert enc["S3Encryption"][0] == {"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": key_arn}
     assert enc["CloudWatchEncryption"] == {"CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": key_arn}
     assert enc["JobBookmarksEncryption"] == {"JobBookmarksEncryptionMode": "CSE-KMS", "KmsKeyArn": key_arn}
+    # the dependency wheels: installed by Glue from their S3 keys only (no package index at job start)
+    args = job["DefaultArguments"]
+    assert args["--python-modules-installer-option"] == "--no-index"
+    uris = args["--additional-python-modules"].split(",")
+    assert sorted(u.rsplit("/", 1)[-1] for u in uris) == dependency_wheels
+    for uri in uris:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        assert bucket == "test-lake-artefacts" and key.startswith("dt/artefacts/")
+        assert aws["s3"].head_object(Bucket=bucket, Key=key)["Metadata"]["sha256"][:16] == key.split("/")[2]
     conn = glue.get_connection(Name="dt-warehouse")["Connection"]["ConnectionProperties"]
     assert conn["SECRET_ID"] == "dt/connections/warehouse" and "PASSWORD" not in conn
 
@@ -109,6 +127,10 @@ def test_first_deploy_creates_everything(deploy_project, aws):
     assert schedule["Target"]["Arn"] == machines[0]["stateMachineArn"]
     assert schedule["Target"]["RoleArn"] == aws["iam"].get_role(RoleName="dt-scheduler")["Role"]["Arn"]
     assert _archive_of(definition) == f"s3://test-lake-artefacts/{next(o['Key'] for o in listed if o['Key'].endswith('project.zip'))}"
+    # the wheels switch with the build: every job run the state machine starts names them
+    assert definition["States"]["build"]["Result"]["additional_python_modules"] == ",".join(uris)
+    assert definition["States"]["build"]["Result"]["python_modules_installer_option"] == "--no-index"
+    assert outcome.wheels == uris
 
 
 def _all_states(definition):
@@ -132,6 +154,50 @@ def test_second_deploy_changes_nothing(deploy_project, aws):
     assert "  unchanged state machine          dt" in lines
     assert "  unchanged schedule               dt-pipeline  (cron(0 7 * * ? *))" in lines
     assert _machine(aws) == before
+
+
+def test_second_deploy_takes_the_wheels_from_its_cache(deploy_project, aws, tmp_path):
+    root = deploy_project()
+    _deploy(root, aws)
+    cached = sorted(p.name for p in (root / "build" / "wheels").glob("*.whl"))
+    assert cached == glue_wheel_names()
+    # a wheelhouse that does not exist would fail any download: the cache alone serves the deploy
+    outcome = _deploy(root, {**aws, "wheelhouse": tmp_path / "gone"})
+    assert outcome.uploaded == 0 and outcome.stack == "unchanged"
+
+
+def test_a_missing_wheel_stops_the_deploy_before_aws_is_touched(deploy_project, aws, tmp_path):
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    first = glue_requirements()[0]
+    name, _, ver = first.partition("==")
+    left_out = f"{name.replace('-', '_')}-{ver}-py3-none-any.whl"
+    for wheel in aws["wheelhouse"].glob("*.whl"):
+        if wheel.name != left_out:
+            (partial / wheel.name).write_bytes(wheel.read_bytes())
+    assert not (partial / left_out).exists() and (aws["wheelhouse"] / left_out).exists()
+    with pytest.raises(UsageError, match=f"could not download the job's dependency wheels .*{first}"):
+        _deploy(deploy_project(), {**aws, "wheelhouse": partial})
+    assert stack_status(aws["cloudformation"], "dt-platform") is None  # no stack, no bucket, no upload
+    assert aws["s3"].list_buckets()["Buckets"] == []
+
+
+def test_a_template_over_the_inline_limit_goes_through_the_artefacts_bucket(deploy_project, aws, monkeypatch):
+    # CloudFormation takes at most 51,200 bytes inline; the real aws profile's template is larger
+    monkeypatch.setattr("infra.stack.TEMPLATE_BODY_LIMIT", 4_000)
+    root = deploy_project()
+    lines: list[str] = []
+    assert _deploy(root, aws, lines).stack == "created"
+    assert "stack dt-platform: first deploy of the artefacts bucket and key only (the template is passed through it)" in lines
+    staged = [line for line in lines if line.startswith("staged    template s3://test-lake-artefacts/dt/artefacts/")]
+    assert len(staged) == 1
+    cf = aws["cloudformation"]
+    body = cf.get_template(StackName="dt-platform", TemplateStage="Original")["TemplateBody"]
+    deployed = body if isinstance(body, dict) else json.loads(body)
+    assert deployed == json.loads((root / "build" / "platform.json").read_text())  # the whole template, by URL
+    assert cf.describe_stacks(StackName="dt-platform")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    again: list[str] = []
+    assert _deploy(root, aws, again).stack == "unchanged"
 
 
 def test_changed_schedule_updates_the_schedule_and_the_build(deploy_project, aws):
@@ -214,6 +280,14 @@ def test_example_ids_are_refused(deploy_project, aws, monkeypatch):
         _deploy(deploy_project(), aws)
 
 
+def test_a_missing_network_id_is_refused_before_aws_is_touched(deploy_project, aws, monkeypatch):
+    monkeypatch.setenv("DT_VPC", "")
+    with pytest.raises(UsageError, match=r"^deploy settings are empty or still hold medallion.yaml's example ids "
+                                         r"\(vpc_id\); export MEDALLION_VPC_ID"):
+        _deploy(deploy_project(), aws)
+    assert stack_status(aws["cloudformation"], "dt-platform") is None
+
+
 def test_dry_run_calls_no_aws(deploy_project, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: a call would fail
     root = deploy_project()
@@ -224,6 +298,10 @@ def test_dry_run_calls_no_aws(deploy_project, monkeypatch):
     assert outcome.template.is_file()
     assert outcome.counts()["create"] == 4
     assert lines[1].startswith("glue plan (dry run: AWS not called")
+    [wheels] = [line for line in lines if line.startswith("wheels ")]
+    assert f"{len(glue_requirements())} dependency wheels" in wheels and "--no-index" in wheels
+    assert all(pin in wheels for pin in glue_requirements())
+    assert not (root / "build" / "deploy" / "wheels").exists()  # a dry run downloads nothing
     assert lines[-2] == ("state machine dt: 3 Glue job runs per pipeline run, at most 2 at once: "
                          "bronze.events → silver.events → gold.daily")
     assert lines[-1] == "schedule dt-pipeline: cron(0 7 * * ? *)"

@@ -54,9 +54,10 @@ EXPECTED = {"silver.events": [{"id": "1", "amount": "5", "amount_x2": 10}, {"id"
 class GlueWorker:
     """Runs the job runs the state machine starts, one at a time, and reports their states."""
 
-    def __init__(self, root: Path, s3):
+    def __init__(self, root: Path, s3, profile: str = "local"):
         self.root = root
         self.s3 = s3
+        self.profile = profile  # the local stand-in of the aws profile the job runs
         self.job = glue_backends[DEFAULT_ACCOUNT_ID][REGION].jobs["dt"]
         self.seen: set[str] = set()
         self.log: list[tuple[str, str, str]] = []  # (event, spec, run id) in the order they happened
@@ -65,7 +66,7 @@ class GlueWorker:
     def _args(self, run) -> list[str]:
         args = dict(run.arguments)
         args.pop("--project-archive")  # the substitutions of the module docstring
-        args.update({"--profile": "local", "--project-dir": str(self.root), "--vars": "{}"})
+        args.update({"--profile": self.profile, "--project-dir": str(self.root), "--vars": "{}"})
         flat = ["--JOB_ID", "j_dt", "--JOB_RUN_ID", run.job_run_id, "--JOB_NAME", "dt"]
         for key, value in args.items():
             flat += [key, value]
@@ -80,7 +81,7 @@ class GlueWorker:
         waiting = [r for r in self.job.job_runs if r.job_run_id not in self.seen]
         for run in waiting:
             self.seen.add(run.job_run_id)
-            spec = run.arguments["--spec"]
+            spec = run.arguments.get("--spec") or run.arguments["--task"]  # a spec, or the source load
             self.log.append(("start", spec, run.arguments["--run-id"]))
             action = (self.faults.get(spec) or ["run"]).pop(0)
             if action == "lost":  # the worker dies: no outcome, Glue reports FAILED
@@ -169,12 +170,12 @@ def _order_ok(log, graph, run_id) -> None:
 
 
 @pytest.mark.slow
-def test_scheduled_run_retries_alerts_once_and_reloads_on_aws(deploy_project, account, spark, capsys):
+def test_scheduled_run_retries_alerts_once_and_reloads_on_aws(deploy_project, account, spark, capsys, wheelhouse):
     root = deploy_project()
     (root / "pipelines" / "gold_event_count.yaml").write_text(COUNT, encoding="utf-8")
     ws = Workspace.open(root, "aws", [])
     outcome = deploy(ws.project, ws.graph, dry_run=False, say=lambda _: None, aws=account, poll_seconds=0,
-                     template_path=root / "build" / "platform.json")
+                     template_path=root / "build" / "platform.json", wheelhouse=wheelhouse)
     assert outcome.schedule == "cron(0 7 * * ? *)"
     sfn, s3 = account["stepfunctions"], account["s3"]
     topic = next(t["TopicArn"] for t in account["sns"].list_topics()["Topics"] if t["TopicArn"].endswith(":dt-alerts"))
