@@ -239,6 +239,10 @@ def _record(s: MachineSettings, name: str, status: str, after: str) -> dict[str,
                            "Key.$": f"States.Format('{s.runs_prefix}/_pipelines/{{}}/{{}}.json', $.run_id, "
                                     "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), 7))",
                            "Body.$": "States.JsonToString($.record)"},
+            "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}],
+            # a good run whose record cannot be written alerts; a failed one has alerted already
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                       "Next": "pipeline ok · not recorded" if status == "ok" else "failed"}],
             "ResultPath": None, "Next": after}}
 
 
@@ -250,7 +254,8 @@ def reload_command(profile: str) -> str:
 def definition(graph: Graph, s: MachineSettings) -> dict[str, Any]:
     """The state machine (Amazon States Language) that runs every spec of ``graph`` once per run.
 
-    Input: ``{}`` (a scheduled run: the run id is the execution name) or ``{"run_id": R,
+    Input: ``{}`` (a scheduled run: the run id is the execution name), ``{"run_id": R, ...}``
+    without ``only`` (a new run under id R: the Drive ingestion's), or ``{"run_id": R,
     "all": false, "only": {<selection_key>: true, ...}}`` (a reload of run R: only those specs;
     ``source_load`` is the key of the source load).
     """
@@ -261,12 +266,20 @@ def definition(graph: Graph, s: MachineSettings) -> dict[str, Any]:
                + reload_command(s.profile) + "', $.run_id, States.JsonToString($.failed), "
                "States.JsonToString($.errors), $.run_id)")
     states: dict[str, Any] = {
-        "begin": {"Type": "Choice", "Choices": [{"Variable": "$.run_id", "IsPresent": True, "Next": "reload"}],
+        # a reload names its run and the specs left ("only"); a run started with a run id but no
+        # "only" (the Drive ingestion: {"trigger": "drive", "run_id": R, ...}) is a new run under
+        # that id, so its manifest and its pipeline run share one id
+        "begin": {"Type": "Choice", "Choices": [
+            {"And": [{"Variable": "$.run_id", "IsPresent": True}, {"Variable": "$.only", "IsPresent": True}],
+             "Next": "reload"},
+            {"Variable": "$.run_id", "IsPresent": True, "Next": "new named run"}],
                   "Default": "new run"},
         # a scheduled run's id is its execution's name (the last part of the execution ARN)
         "new run": {"Type": "Pass", "Parameters": {
             "run_id.$": "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), 7)", "all": True, "only": {}},
                     "Next": "build"},
+        "new named run": {"Type": "Pass", "Parameters": {"run_id.$": "$.run_id", "all": True, "only": {}},
+                          "Next": "build"},
         "reload": {"Type": "Pass", "Parameters": {"run_id.$": "$.run_id", "all": False, "only.$": "$.only"},
                    "Next": "build"},
         # the one place that names the build (artefact keys): a new build changes this state only
@@ -276,10 +289,20 @@ def definition(graph: Graph, s: MachineSettings) -> dict[str, Any]:
         **_sequence(steps, s, graph, top=True),
         **_record(s, "pipeline ok", "ok", "done"),
         "done": {"Type": "Succeed"},
+        # the record of a good run could not be written: that is a failed run, and it alerts
+        "pipeline ok · not recorded": {"Type": "Pass", "Parameters": {
+            **CARRY, "failed.$": "States.Array('pipeline record')", "errors.$": "States.Array($.error.Cause)"},
+                                       "Next": "pipeline failed"},
         "pipeline failed": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
                             "Parameters": {"TopicArn": s.topic_arn,
                                            "Subject.$": "States.Format('medallion: pipeline run {} failed', $.run_id)",
                                            "Message.$": message},
+                            "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5, "MaxAttempts": 3,
+                                       "BackoffRate": 2.0}],
+                            # still record the run when the alert cannot be sent (EventBridge then
+                            # sees a failed execution; the record says which spec)
+                            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.alert_error",
+                                       "Next": "pipeline record"}],
                             "ResultPath": None, "Next": "pipeline record"},
         **_record(s, "pipeline record", "failed", "failed"),
         "failed": {"Type": "Fail", "Error": "Medallion.PipelineFailed",

@@ -84,6 +84,12 @@ def _check_header(path: Path, name: str, expected: list[str]) -> None:
                       f"expected {len(expected)} columns: {', '.join(expected[:4])}, ...)")
 
 
+def pipeline_input(run_id: str, manifest: str, raw_prefix: str) -> dict[str, str]:
+    """The pipeline execution's input: a new run under the ingestion's run id (no ``only``: not a
+    reload, infra/orchestration.py), so the manifest and the pipeline run share one id."""
+    return {"trigger": "drive", "run_id": run_id, "manifest": manifest, "raw_prefix": raw_prefix}
+
+
 class Ingestion:
     """A run over one folder with the given AWS clients (real ones in Lambda, moto in tests)."""
 
@@ -199,8 +205,8 @@ class Ingestion:
             self._put(self._state_key, json.dumps(state, indent=2, sort_keys=True).encode())
             started = self.sfn.start_execution(
                 stateMachineArn=self.settings.state_machine_arn, name=f"drive-{self.run_id}",
-                input=json.dumps({"trigger": "drive", "run_id": self.run_id, "manifest": outcome.manifest,
-                                  "raw_prefix": f"s3://{self.settings.raw_bucket}/{self.settings.prefix}/latest"}))
+                input=json.dumps(pipeline_input(self.run_id, outcome.manifest,
+                                                f"s3://{self.settings.raw_bucket}/{self.settings.prefix}/latest")))
             outcome.execution_arn = started["executionArn"]
             _event("pipeline started", run_id=self.run_id, execution=outcome.execution_arn)
         outcome.status = ("partial" if outcome.failed and outcome.copied else "failed" if outcome.failed

@@ -89,3 +89,20 @@ def test_changing_one_spec_changes_only_its_states(deploy_project):
     changed = {n for n in after if after[n] != before[n]}
     # the new spec text is a new build (one state names it) and silver's retry changed
     assert changed == {"build", "silver.events · run"}
+
+
+def test_every_task_outside_a_spec_catches_and_a_good_run_that_cannot_record_alerts():
+    """No execution can fail silently: the record and alert tasks retry and catch (a spec's own
+    states catch into its failure path, tested above)."""
+    ws = Workspace.open(ROOT, "aws", [])
+    states = definition(ws.graph, _settings(ws))["States"]
+    for name in ("pipeline ok · record", "pipeline failed", "pipeline record · record"):
+        assert states[name]["Retry"][0]["MaxAttempts"] == 3, name
+        assert states[name]["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
+    assert states["pipeline ok · record"]["Catch"][0]["Next"] == "pipeline ok · not recorded"
+    assert states["pipeline ok · not recorded"]["Next"] == "pipeline failed"  # -> the one alert
+    assert states["pipeline record · record"]["Catch"][0]["Next"] == "failed"  # alerted already
+    # a run id without "only" (the Drive Lambda's input) is a new run, not a reload
+    begin = states["begin"]["Choices"]
+    assert begin[0]["Next"] == "reload" and {c["Variable"] for c in begin[0]["And"]} == {"$.run_id", "$.only"}
+    assert begin[1]["Next"] == "new named run"

@@ -249,3 +249,28 @@ def test_scheduled_run_retries_alerts_once_and_reloads_on_aws(deploy_project, ac
     assert cli(["runs", "--profile", "aws", "--project-dir", str(root)]) == 0
     listing = capsys.readouterr().out
     assert any(line.startswith(run2) and " ok " in line for line in listing.splitlines())
+
+
+@pytest.mark.slow
+def test_a_run_started_by_the_drive_lambda_runs_every_spec_under_its_id(deploy_project, account, spark, wheelhouse):
+    """The deployed machine with exactly the input the Drive Lambda sends (infra/drive/ingest.py)."""
+    from infra.drive.ingest import pipeline_input
+
+    root = deploy_project()
+    ws = Workspace.open(root, "aws", [])
+    deploy(ws.project, ws.graph, dry_run=False, say=lambda _: None, aws=account, poll_seconds=0,
+           template_path=root / "build" / "platform.json", wheelhouse=wheelhouse)
+    sfn, s3 = account["stepfunctions"], account["s3"]
+    machine = account["scheduler"].get_schedule(Name="dt-pipeline")["Target"]["Arn"]
+    run_id = "20261201T063000000Z-drive1"
+    started = sfn.start_execution(stateMachineArn=machine, name=f"drive-{run_id}", input=json.dumps(
+        pipeline_input(run_id, "s3://test-lake-raw/drive/2026-12-01/_manifest.json", "s3://test-lake-raw/drive/latest")))
+    worker = GlueWorker(root, s3)
+    done = worker.play(sfn, started["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    assert sorted(spec for event, spec, rid in worker.log if event == "ok" and rid == run_id) == \
+        ["bronze.events", "gold.daily", "silver.events"]
+    _order_ok(worker.log, ws.graph, run_id)
+    record = json.loads(s3.get_object(Bucket="test-lake", Key=f"lake/_runs/_pipelines/{run_id}/drive-{run_id}.json")
+                        ["Body"].read())
+    assert record["status"] == "ok" and record["run_id"] == run_id
