@@ -3,13 +3,18 @@
 Why typed: a test's ``item_price: 5.00`` must reach the spec as the ``decimal(10,2)`` the
 upstream spec really produces, or the test would pass on doubles and the run fail on decimals.
 Columns of the known schema a test leaves out are null (typed); columns it adds are inferred.
+
+Timestamps are written in the Spark session's time zone, as Spark shows them: PySpark would
+read a naive ``datetime`` in the Python process's local zone, so ``10:00`` on a laptop in New
+York would reach a UTC session as 15:00 and ``hour()`` or a date would differ from the YAML.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import (BooleanType, DataType, DateType, DecimalType, DoubleType, FloatType, IntegralType,
@@ -34,13 +39,25 @@ def _infer(values: list[Any]) -> DataType:
     return StringType()
 
 
-def convert(value: Any, kind: DataType, column: str) -> Any:
-    """One YAML value as the Python value Spark expects for ``kind``."""
+def session_zone(spark: SparkSession) -> tzinfo | None:
+    """The session time zone (``spark.sql.session.timeZone``); None when it is not a zone name."""
+    try:
+        return ZoneInfo(str(spark.conf.get("spark.sql.session.timeZone")))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def convert(value: Any, kind: DataType, column: str, zone: tzinfo | None = None) -> Any:
+    """One YAML value as the Python value Spark expects for ``kind``.
+
+    A timestamp without an offset is a wall time in ``zone`` (the session time zone).
+    """
     if value is None:
         return None
     try:
         if isinstance(kind, TimestampType):
-            return value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", ""))
+            stamp = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            return stamp.replace(tzinfo=zone) if stamp.tzinfo is None and zone is not None else stamp
         if isinstance(kind, DateType):
             if isinstance(value, datetime):
                 return value.date()
@@ -72,8 +89,12 @@ def _spark_type(text: str | None) -> DataType | None:
 
 
 def given_frame(spark: SparkSession, rows: list[dict[str, Any]], known: dict[str, str | None] | None,
-                where: SpecError) -> DataFrame:
-    """A frame of ``rows``; ``known`` is column -> Spark type of the upstream output (or None)."""
+                where: Callable[[int], SpecError]) -> DataFrame:
+    """A frame of ``rows``; ``known`` is column -> Spark type of the upstream output (or None).
+
+    ``where(i)`` locates row ``i`` in the spec file: a value that cannot be typed is reported
+    at its own row's line.
+    """
     columns = list(known or {})
     lowered = {c.lower(): c for c in columns}
     for row in rows:
@@ -87,10 +108,31 @@ def given_frame(spark: SparkSession, rows: list[dict[str, Any]], known: dict[str
         kind = _spark_type((known or {}).get(column)) or _infer(values)
         fields.append(StructField(column, kind, True))
     data = []
-    for row in rows:
+    zone = session_zone(spark)
+    for i, row in enumerate(rows):
         by_name = {str(k).lower(): v for k, v in row.items()}
         try:
-            data.append(tuple(convert(by_name.get(f.name.lower()), f.dataType, f.name) for f in fields))
+            data.append(tuple(convert(by_name.get(f.name.lower()), f.dataType, f.name, zone) for f in fields))
         except ValueError as exc:
-            raise SpecError(f"{where.message}: {exc}", path=where.path, line=where.line) from None
+            at = where(i)
+            raise SpecError(f"{at.message}: {exc}", path=at.path, line=at.line) from None
     return spark.createDataFrame(data, StructType(fields))
+
+
+def session_rows(frame: DataFrame, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    """``frame``'s rows as dicts, timestamps as naive wall times of the session time zone.
+
+    PySpark hands timestamps back in the Python process's local zone; the expected rows are
+    written as Spark shows them, in the session's.
+    """
+    zone = session_zone(frame.sparkSession)
+    rows = [r.asDict() for r in (frame.select(*columns) if columns else frame).collect()]
+    stamps = [f.name for f in frame.schema.fields if isinstance(f.dataType, TimestampType)
+              and (not columns or f.name in columns)]
+    if zone is None or not stamps:
+        return rows
+    for row in rows:
+        for name in stamps:
+            if row.get(name) is not None:
+                row[name] = row[name].astimezone(zone).replace(tzinfo=None)
+    return rows

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from engine.errors import MedallionError, SpecError
 from engine.plan.check import ProjectSchemas
@@ -70,10 +70,15 @@ def _quarantined(ctx: Any) -> list[dict[str, Any]]:
     return [{**json.loads(r["_record"]), "_rule": r["_rule"], "_reason": r["_reason"]} for r in rows]
 
 
+def _row_locator(loaded: LoadedSpec, index: int, alias: str) -> Callable[[int], SpecError]:
+    """Row ``i`` of ``given.<alias>`` of test ``index``, as an error to raise at its line."""
+    return lambda i: loaded.doc.error(("tests", index, "given", alias, i), f"given '{alias}' row {i + 1}")
+
+
 def run_one(loaded: LoadedSpec, index: int, setup: TestSetup) -> TestResult:
     """Run test ``index`` of ``loaded``; never raises for a failing or broken test."""
     from engine.steps.context import StepContext
-    from engine.testing.frames import given_frame
+    from engine.testing.frames import given_frame, session_rows
     from engine.testing.harness import run_steps, source_names
 
     test = loaded.spec.tests[index]
@@ -93,11 +98,11 @@ def run_one(loaded: LoadedSpec, index: int, setup: TestSetup) -> TestResult:
             table = spec.inputs.get(alias)
             known = setup.schemas.outputs.get(table) if table else None
             types = {c: col.type for c, col in known.items()} if known else None
-            where = loaded.doc.error(("tests", index, "given", alias), f"given '{alias}'")
             if alias not in test.given and not types:
                 raise loaded.doc.error(("tests", index, "given"), f"give rows for input '{alias}': its columns "
                                        "are not known before a run, so it cannot be left empty")
-            frames[alias] = given_frame(setup.spark, test.given.get(alias, []), types, where)
+            frames[alias] = given_frame(setup.spark, test.given.get(alias, []), types,
+                                        _row_locator(loaded, index, alias))
         ctx = StepContext(spark=setup.spark, run_id="test", base_dir=setup.root, spec_name=spec.name,
                           secrets=setup.secrets)
         sources = {k: frames.pop(k) for k in list(frames) if k not in spec.inputs}
@@ -109,8 +114,7 @@ def run_one(loaded: LoadedSpec, index: int, setup: TestSetup) -> TestResult:
             result.lines = [f"column '{c}' is not in the output{did_you_mean(c, output.columns)} "
                             f"(columns: {', '.join(output.columns)})" for c in missing]
         else:
-            rows = [r.asDict() for r in output.select(*named).collect()] if named else \
-                [r.asDict() for r in output.collect()]
+            rows = session_rows(output, named)
             result.lines = diff_rows(expected.rows, rows, ordered=expected.ordered, tolerance=expected.tolerance,
                                      keys=spec.output.keys)
             if expected.quarantined is not None:
