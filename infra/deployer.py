@@ -115,6 +115,13 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
     """
     target = target_for(project)
     schedule = check_for_aws(project, graph)  # refuses before anything is written or called
+    drive = target.config.drive
+    if drive is not None:
+        # the Drive ingestion starts a run when (and only when) a file changed: no fixed schedule
+        # beside it, which would run the pipeline every day whether or not anything arrived
+        say(f"schedule: the Drive ingestion ({drive.schedule}) starts pipeline runs when files change; "
+            "the specs' schedule is not deployed")
+        schedule = None
     path = project.path(template_path or DEFAULT_TEMPLATE)
     template = build_template(target)
     write_template(template, path)
@@ -136,7 +143,7 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
             f"and installed by Glue from S3 with --no-index: {', '.join(requirements)}")
         say(f"state machine {target.state_machine_name}: {_job_runs(target, graph)} Glue job runs per pipeline run, "
             f"at most {target.config.max_concurrent_specs} at once: {_shape(target, graph)}")
-        say(f"schedule {target.schedule_name}: {schedule or 'none (start runs by hand)'}")
+        say(f"schedule {target.schedule_name}: {schedule or ('none: the Drive ingestion starts runs' if drive else 'none (start runs by hand)')}")
         return outcome
     examples = example_values(target.config)
     if examples:

@@ -80,7 +80,9 @@ def test_deploy_twice_from_the_cli(moto_server, tmp_path, wheelhouse):
     assert "stack medallion-platform: CREATE_COMPLETE" in first.stdout
     assert f"glue: {resources} created, 0 updated, 0 deleted, 0 unchanged" in first.stdout
     assert f"  create    state machine          medallion  ({specs} specs)" in first.stdout
-    assert "  create    schedule               medallion-pipeline  (cron(0 7 * * ? *))" in first.stdout
+    # the Drive ingestion starts runs when files change: no fixed daily schedule beside it
+    assert "schedule: the Drive ingestion (cron(30 6 * * ? *)) starts pipeline runs when files change" in first.stdout
+    assert "create    schedule" not in first.stdout
 
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
@@ -107,6 +109,5 @@ def test_deploy_twice_from_the_cli(moto_server, tmp_path, wheelhouse):
     first_fork = definition["States"][definition["States"]["source load · run"]["Next"]]
     assert [b["StartAt"] for b in first_fork["Branches"]] == [
         "bronze.date_dim", "bronze.order_item_options", "bronze.order_items"]
-    schedule = boto3.client("scheduler", endpoint_url=moto_server, region_name="us-east-1").get_schedule(
-        Name="medallion-pipeline")
-    assert schedule["Target"]["Arn"] == machine["stateMachineArn"] and schedule["Target"]["Input"] == "{}"
+    scheduler = boto3.client("scheduler", endpoint_url=moto_server, region_name="us-east-1")
+    assert [s["Name"] for s in scheduler.list_schedules()["Schedules"]] == []
