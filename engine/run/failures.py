@@ -29,7 +29,10 @@ _DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "File too l
 _PERMISSION_TEXT = ("Permission denied", "Read-only file system", "AccessDenied", "Access Denied",
                     "Operation not permitted", "org.apache.hadoop.security.AccessControlException")
 _TRANSIENT_TEXT = (
-    "java.net.", "java.util.concurrent.TimeoutException", "java.io.InterruptedIOException",
+    # the network exceptions of java.net, not all of it (a URISyntaxException never heals)
+    "java.net.SocketException", "java.net.SocketTimeoutException", "java.net.ConnectException",
+    "java.net.NoRouteToHostException", "java.net.UnknownHostException", "java.net.PortUnreachableException",
+    "java.util.concurrent.TimeoutException", "java.io.InterruptedIOException",
     "org.apache.spark.shuffle.FetchFailedException", "ExecutorLostFailure", "SlowDown", "Throttl",
     "org.postgresql.util.PSQLException: Connection", "Connection reset", "Connection refused",
     "RequestTimeout", "ServiceUnavailable", "InternalError", "Serializable isolation violation",

@@ -57,3 +57,43 @@ def test_a_missing_file_is_terminal():
     with pytest.raises(OSError) as raised:
         open("/nonexistent/medallion/file")
     assert kind_of(raised.value) == "terminal"
+
+
+def test_a_connection_reset_by_the_peer_is_transient():
+    """A real ECONNRESET: the server closes with SO_LINGER 0, so the kernel sends a reset."""
+    import struct
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        client = socket.create_connection(server.getsockname(), timeout=5)
+        conn, _ = server.accept()
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+        with pytest.raises(OSError) as raised:
+            client.sendall(b"x")
+            client.recv(1)
+        client.close()
+    assert isinstance(raised.value, ConnectionResetError)
+    assert is_transient(raised.value) and classify(raised.value, "reading bronze.a").transient
+
+
+@pytest.mark.parametrize("message", [
+    "org.apache.spark.shuffle.FetchFailedException: Failed to connect to ip-10-0-1-5/10.0.1.5:7337",
+    "ExecutorLostFailure (executor 3 exited caused by one of the running tasks) Reason: Container lost",
+    "java.net.SocketTimeoutException: Read timed out",
+])
+def test_spark_fetch_failures_and_lost_executors_are_transient(spark, message):
+    """The failure as Spark reports it to the driver: a task error carrying the executor's message."""
+    with pytest.raises(Exception) as raised:
+        spark.sql(f"select raise_error('{message}')").collect()
+    assert type(raised.value).__module__.startswith(("pyspark", "py4j"))
+    assert is_transient(raised.value), str(raised.value)[:200]
+
+
+def test_a_jvm_error_that_cannot_heal_is_terminal(spark):
+    """A real java.net exception that is no network failure: retrying cannot help."""
+    with pytest.raises(Exception) as raised:
+        spark.sparkContext._jvm.java.net.URI("http://a b")  # URISyntaxException (illegal space)
+    assert "URISyntaxException" in str(raised.value)
+    assert kind_of(raised.value) == "terminal"
