@@ -73,7 +73,9 @@ def _resolve(group, words: list[str]):
 
 
 def is_example(text: str) -> bool:
-    return "[" not in text and not any(PLACEHOLDER.match(t) for t in shlex.split(text))
+    """A command to run as written: no [optional] parts, no <placeholder> (even one with spaces)."""
+    return ("[" not in text and not re.search(r"<[^>]+>", text)
+            and not any(PLACEHOLDER.match(t) for t in shlex.split(text)))
 
 
 def test_docs_have_command_lines():
