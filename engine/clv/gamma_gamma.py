@@ -20,8 +20,8 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from engine.clv import FitResult, compress, minimize_log, skipped
-from engine.clv.validation import check_params
-from engine.errors import InvalidSummaryError
+from engine.clv.purchase import ModelParams
+from engine.clv.validation import check_params, refuse
 
 # influence warning: dropping the most influential 0.1% of customers (1 to 100) moves a parameter by > 25%
 INFLUENTIAL_SHARE = 0.001
@@ -32,17 +32,12 @@ NAMES = ("p", "q", "gamma")
 
 
 @dataclass(frozen=True)
-class GammaGammaParams:
+class GammaGammaParams(ModelParams):
     """``z ~ Gamma(p, ν)`` per transaction, ``ν ~ Gamma(q, γ)`` across customers."""
 
     p: float
     q: float
     gamma: float
-
-    @classmethod
-    def from_dict(cls, values: dict[str, float]) -> "GammaGammaParams":
-        """From a fit's ``params`` mapping."""
-        return cls(*(float(values[n]) for n in NAMES))
 
     @property
     def population_mean(self) -> float:
@@ -216,10 +211,7 @@ def conditional_expected_value(params: GammaGammaParams, x, m) -> np.ndarray:
     x, m = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(m, dtype=float))
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(x) | (x < 0) | (x != np.round(x)) | ((x > 0) & np.isfinite(m) & (m < 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad.ravel())[0])
-        raise InvalidSummaryError(f"{int(bad.sum()):,} invalid spend row(s): frequency must be a whole number "
-                                  f">= 0 and mean spend not negative (e.g. x={x.ravel()[i]}, m={m.ravel()[i]})")
+    refuse(bad, "invalid spend row(s): frequency must be a whole number >= 0 and mean spend not negative", x=x, m=m)
     own = usable(x, m)
     with np.errstate(all="ignore"):
         value = params.p * (params.gamma + x * m) / (params.p * x + params.q - 1.0)

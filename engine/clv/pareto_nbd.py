@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from engine.clv import FitResult, compress, minimize_log, skipped
+from engine.clv import FitResult, compress
+from engine.clv.purchase import ModelParams, fit_family, repeat_rate
 from engine.clv.validation import arrays, check_horizon, check_params, check_x_T, require_valid
 
 NAMES = ("r", "alpha", "s", "beta")
@@ -42,18 +43,13 @@ _TOL = 1e-16
 
 
 @dataclass(frozen=True)
-class ParetoNbdParams:
+class ParetoNbdParams(ModelParams):
     """``λ ~ Gamma(r, α)`` (purchase rate), ``μ ~ Gamma(s, β)`` (dropout rate)."""
 
     r: float
     alpha: float
     s: float
     beta: float
-
-    @classmethod
-    def from_dict(cls, values: dict[str, float]) -> "ParetoNbdParams":
-        """From a fit's ``params`` mapping."""
-        return cls(*(float(values[n]) for n in NAMES))
 
 
 def hyp2f1_one(A: np.ndarray, C: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -176,9 +172,13 @@ def log_likelihood(params: ParetoNbdParams, x, t_x, T, weights=None) -> float:
     """The total Pareto/NBD log-likelihood of (optionally weighted) summary rows."""
     x, t_x, T = require_valid(*arrays(x, t_x, T))
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    theta = np.log([params.r, params.alpha, params.s, params.beta])
-    ll, _, _ = _terms(theta, _Data(x, t_x, T, w), grad=False)
+    ll, _, _ = _terms(np.log(params.values()), _Data(x, t_x, T, w), grad=False)
     return float(w @ ll)
+
+
+def _start(x: np.ndarray, T: np.ndarray, w: np.ndarray) -> list[float]:
+    """r = 1, α from the mean repeat rate; s = 1, β the mean observation time."""
+    return [1.0, 1.0 / repeat_rate(x, T, w), 1.0, max(float(w @ T) / float(w.sum()), 1.0)]
 
 
 def fit(x, t_x, T, weights=None, *, min_repeat_customers: int = 1, max_iterations: int = 1000,
@@ -187,24 +187,9 @@ def fit(x, t_x, T, weights=None, *, min_repeat_customers: int = 1, max_iteration
 
     The caller passes valid rows only (:func:`engine.clv.validation.screen` says which are not).
     """
-    x, t_x, T = require_valid(*arrays(x, t_x, T))
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    keep = w > 0
-    (x, t_x, T), w = compress(x[keep], t_x[keep], T[keep], weights=w[keep])
-    n, n_repeat = float(w.sum()), float(w[x > 0].sum())
-    if n_repeat < max(min_repeat_customers, 1):
-        return skipped("pareto_nbd", f"too little data: {n_repeat:,.0f} repeat customer(s) of {n:,.0f} "
-                                     f"(the minimum is {max(min_repeat_customers, 1):,})",
-                       n_customers=int(n), n_rows=len(x), n_repeat=int(n_repeat))
-    data = _Data(x, t_x, T, w)
-    if start is None:
-        rate = max(float(w @ x) / max(float(w @ T), 1e-12), 1e-9)
-        start = ParetoNbdParams(1.0, 1.0 / rate, 1.0, max(float(w @ T) / n, 1.0))
-    result = minimize_log(lambda th: _neg_ll_and_grad(th, data), [start.r, start.alpha, start.s, start.beta],
-                          NAMES, total_weight=n, model="pareto_nbd", max_iterations=max_iterations,
-                          n_customers=int(n), n_rows=len(x))
-    result.extra["n_repeat"] = int(n_repeat)
-    return result
+    return fit_family("pareto_nbd", x, t_x, T, weights, names=NAMES, make_data=_Data,
+                      neg_ll_and_grad=_neg_ll_and_grad, start=start, default_start=_start,
+                      min_repeat_customers=min_repeat_customers, max_iterations=max_iterations)
 
 
 def p_alive(params: ParetoNbdParams, x, t_x, T) -> np.ndarray:
@@ -222,8 +207,7 @@ def prepare_p_alive(x: np.ndarray, t_x: np.ndarray, T: np.ndarray):
 
     def score(params: ParetoNbdParams) -> np.ndarray:
         check_params(params)
-        theta = np.log([params.r, params.alpha, params.s, params.beta])
-        _, _, diff = _terms(theta, data, grad=False)
+        _, _, diff = _terms(np.log(params.values()), data, grad=False)
         return expit(diff)[inverse].reshape(shape)
     return score
 
