@@ -125,6 +125,11 @@ def _fmt(value: Any, pattern: str = "{:,.3f}") -> str:
     return "—" if value is None else pattern.format(value)
 
 
+def _claim(coverage: dict[str, Any], what: str) -> str:
+    got, claim = coverage.get(f"{what}_predictive"), coverage.get(f"{what}_predictive_claimed")
+    return "—" if got is None else f"{got:.1%} ({claim:.1%})" if claim is not None else f"{got:.1%}"
+
+
 def report_lines(report: dict[str, Any]) -> list[str]:
     """The evaluation as a table: every family, the two baselines, orders and money, coverage."""
     lines = [
@@ -133,7 +138,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         + (f" ({report['excluded_by_fit_filter']:,} left out by the fit filter)" if report.get("excluded_by_fit_filter") else ""),
         f"  chosen: {report.get('chosen') or 'none'} — {report.get('chosen_reason')}",
         f"  {'':<30}{'orders MAE':>11}{'RMSE':>8}{'agg %':>8}{'Gini':>7}{'money MAE':>11}{'agg %':>8}{'Gini':>7}"
-        f"{'cover o':>9}{'cover $':>9}",
+        f"{'cover o':>9}{'cover $':>9}{'pred o (claim)':>15}{'pred $ (claim)':>15}",
     ]
     rows = [(e["label"] + (" *" if k == report.get("chosen") else ""), e) for k, e in report["models"].items()]
     rows += [(e["label"], e) for e in report["baselines"].values()]
@@ -146,7 +151,11 @@ def report_lines(report: dict[str, Any]) -> list[str]:
                      f"{_fmt(o.get('aggregate_error_pct'), '{:+.1f}'):>8}{_fmt(o.get('gini'), '{:.3f}'):>7}"
                      f"{_fmt(mo.get('mae'), '{:,.2f}'):>11}{_fmt(mo.get('aggregate_error_pct'), '{:+.1f}'):>8}"
                      f"{_fmt(mo.get('gini'), '{:.3f}'):>7}{_fmt(cov.get('orders'), '{:.1%}'):>9}"
-                     f"{_fmt(cov.get('money'), '{:.1%}'):>9}")
+                     f"{_fmt(cov.get('money'), '{:.1%}'):>9}{_claim(cov, 'orders'):>15}{_claim(cov, 'money'):>15}")
+    level = f"{report.get('interval_level', 0.8):.0%}"
+    lines.append(f"  cover o / cover $: inside the {level} interval of the expectation; pred o / pred $: inside the "
+                 f"{level} predictive interval of the actual value, (claim): the share the model itself puts inside "
+                 "(coverage_note in the saved report says why both)")
     best = report["models"].get(report.get("chosen") or "", {})
     for group in best.get("calibration") or []:
         if group["group"] == 1:

@@ -216,6 +216,22 @@ def discounted_growth(params: BgNbdParams, t: float, x, T, annual_rate: float, d
     return discounted(lambda tt: growth(params, tt, x, T), t, annual_rate, days_per_unit, step_days)
 
 
+def future_if_alive(params: BgNbdParams, t: float, x: np.ndarray, T: np.ndarray, rng: np.random.Generator,
+                    shift: float = 0.0) -> np.ndarray:
+    """One draw of the purchases in ``(T, T+t]`` of customers alive at ``T`` (the predictive
+    distribution behind :func:`growth`; ``shift = 1``: MBG/NBD's).
+
+    Given alive at ``T`` the history's likelihood is ``λ^x e^(-λT) (1-p)^(x+shift)``, so
+    ``λ ~ Gamma(r+x, α+T)`` and ``p ~ Beta(a, b+x+shift)``, independently; purchases then arrive
+    at rate ``λ`` and the customer drops out after each with probability ``p``: the count is
+    ``min(N, K)`` with ``N ~ Poisson(λt)`` and ``K ~ Geometric(p)``.
+    """
+    r, alpha, a, b = params.values()
+    lam = rng.gamma(r + x, 1.0 / (alpha + T))
+    p = rng.beta(a, b + x + shift)
+    return np.minimum(rng.poisson(lam * t), rng.geometric(np.clip(p, 1e-12, 1.0))).astype(float)
+
+
 def simulate(params: BgNbdParams, T, holdout: float = 0.0, seed: int | None = None) -> dict[str, np.ndarray]:
     """Customers drawn from the BG/NBD process, observed for ``T`` each, then ``holdout`` more.
 

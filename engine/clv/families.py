@@ -49,6 +49,10 @@ class Family:
     def growth(self, params: Any, t, x, T) -> np.ndarray:
         return self.module.growth(params, t, x, T)
 
+    def future_if_alive(self, params: Any, t: float, x, T, rng: np.random.Generator) -> np.ndarray:
+        """One draw of each customer's purchases over ``t`` given alive at ``T`` (predictive intervals)."""
+        return self.module.future_if_alive(params, t, x, T, rng)
+
     def p_alive_for(self, x, t_x, T):
         """``params -> P(alive)`` for the given rows, validated once (for repeated scoring)."""
         x, t_x, T = require_valid(*arrays(x, t_x, T))

@@ -218,6 +218,21 @@ def conditional_expected_value(params: GammaGammaParams, x, m) -> np.ndarray:
     return np.where(own, value, params.population_mean)
 
 
+def future_spend(params: GammaGammaParams, x: np.ndarray, m: np.ndarray, counts: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """One draw of the total spent on ``counts`` future transactions, given each customer's history.
+
+    The history ``x`` transactions of mean ``m̄`` makes ``ν ~ Gamma(q + px, γ + x m̄)`` (the
+    population's ``Gamma(q, γ)`` without a usable spend); a sum of ``n`` values ``Gamma(p, ν)`` is
+    ``Gamma(pn, ν)`` (0 when ``n = 0``). Its mean is ``n`` × :func:`conditional_expected_value`.
+    """
+    own = usable(x, m)
+    xs, ms = np.where(own, x, 0.0), np.where(own, m, 0.0)
+    nu = rng.gamma(params.q + params.p * xs, 1.0 / (params.gamma + xs * ms))
+    n = np.asarray(counts, dtype=float)
+    return np.where(n > 0, rng.gamma(params.p * np.maximum(n, 1.0), 1.0 / nu), 0.0)
+
+
 def simulate(params: GammaGammaParams, x, seed: int | None = None) -> np.ndarray:
     """Average spend ``m̄`` of customers with ``x`` transactions, drawn from the model
     (``ν ~ Gamma(q, γ)``; the mean of ``x`` draws of ``Gamma(p, ν)`` is ``Gamma(px, xν)``); NaN for ``x = 0``."""

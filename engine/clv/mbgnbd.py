@@ -80,6 +80,13 @@ def growth(params: MbgNbdParams, t, x, T) -> np.ndarray:
     return bgnbd.growth(bgnbd.BgNbdParams(params.r, params.alpha, params.a, params.b + 1.0), t, x, T)
 
 
+def future_if_alive(params: MbgNbdParams, t: float, x: np.ndarray, T: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """One draw of the purchases in ``(T, T+t]`` of customers alive at ``T``: BG/NBD's with
+    ``p ~ Beta(a, b+x+1)`` (the first purchase was survived too)."""
+    return bgnbd.future_if_alive(params, t, x, T, rng, shift=1.0)
+
+
 def expected_purchases(params: MbgNbdParams, t) -> np.ndarray:
     """E[X(t)] of a new customer: ``b/(a-1) · [1 - (α/(α+t))^r · 2F1(r, b+1; a+b; t/(α+t))]``
     (P(alive) at ``T = 0`` is ``b/(a+b)``, times the growth from there)."""

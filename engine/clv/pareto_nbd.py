@@ -240,6 +240,22 @@ def conditional_expected_purchases(params: ParetoNbdParams, t, x, t_x, T) -> np.
     return p_alive(params, x, t_x, T) * growth(params, t, x, T)
 
 
+def future_if_alive(params: ParetoNbdParams, t: float, x: np.ndarray, T: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """One draw of the purchases in ``(T, T+t]`` of customers alive at ``T`` (the predictive
+    distribution behind :func:`growth`).
+
+    Given alive at ``T`` the history's likelihood is ``λ^x e^(-λT) · e^(-μT)``, so
+    ``λ ~ Gamma(r+x, α+T)`` and ``μ ~ Gamma(s, β+T)``, independently; the remaining lifetime is
+    exponential with rate ``μ`` (memoryless) and the count ``Poisson(λ · min(lifetime, t))``.
+    """
+    r, alpha, s, beta = params.values()
+    lam = rng.gamma(r + x, 1.0 / (alpha + T))
+    mu = rng.gamma(s, 1.0 / (beta + T))
+    life = rng.exponential(1.0 / mu)
+    return rng.poisson(lam * np.minimum(life, t)).astype(float)
+
+
 def simulate(params: ParetoNbdParams, T, holdout: float = 0.0, seed: int | None = None) -> dict[str, np.ndarray]:
     """Customers drawn from the Pareto/NBD process (for tests): ``x, t_x, T, holdout_x, alive``."""
     rng = np.random.default_rng(seed)

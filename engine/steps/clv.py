@@ -189,9 +189,12 @@ def _score_table(step: ClvModelStep, family: Family, purchase: FitResult, spend:
     if spend_ok:
         value = gamma_gamma.conditional_expected_value(gamma_gamma.GammaGammaParams.from_dict(spend.params), x, m)
         out["v"], out["clv"] = value, _clean(s["discounted"]) * value
-    band = intervals(family, purchase, spend if spend_ok else None, step.horizon_in_time_unit, x, t_x, T,
-                     m if spend_ok else None, discount_ratio=s["discount_ratio"], level=step.intervals.level,
-                     draws=step.intervals.draws, seed=step.intervals.seed)
+    try:
+        band = intervals(family, purchase, spend if spend_ok else None, step.horizon_in_time_unit, x, t_x, T,
+                         m if spend_ok else None, discount_ratio=s["discount_ratio"], level=step.intervals.level,
+                         draws=step.intervals.draws, seed=step.intervals.seed, weights=w)
+    except Exception as exc:  # noqa: BLE001 - like a fit: numerical trouble leaves the columns null, with why
+        band = {"draws": 0, "note": f"the intervals failed: {type(exc).__name__}: {exc}"}
     if band.get("draws"):
         out["e_lo"], out["e_hi"] = band["expected_low"], band["expected_high"]
         if "clv_low" in band:
@@ -204,6 +207,7 @@ def _score_table(step: ClvModelStep, family: Family, purchase: FitResult, spend:
         "mean_p_alive_one_time_buyers": (float(w[x == 0] @ s["p_alive"][x == 0] / w[x == 0].sum())
                                          if w[x == 0].sum() else None),
         "expected_orders_total": float(w[finite] @ out["e"][finite]),
+        "predicted_clv_total": float(w[finite] @ out["clv"][finite]) if "clv" in out else None,
         "intervals": {k: v for k, v in band.items() if not isinstance(v, np.ndarray)},
     }
     for name, values in out.items():
