@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from engine.clv import FitResult
+from engine.clv import FitResult, wsum
 from engine.clv.purchase import ModelParams, discounted, fit_family, repeat_rate
 from engine.clv.validation import arrays, check_horizon, check_params, check_x_T, require_valid, screen
 
@@ -70,17 +70,17 @@ def _neg_ll_and_grad(theta: np.ndarray, d: _Data, shift: float = 0.0) -> tuple[f
     # x-only terms: ln A1 + ln A2, per distinct x
     bxs = b + xs + shift
     f = gammaln(r + xs) - gammaln(r) + r * np.log(alpha) + betaln(a, bxs) - betaln(a, b)
-    ll = float(wx @ f)
-    g_r = float(wx @ (digamma(r + xs) - digamma(r) + np.log(alpha)))
+    ll = wsum(wx, f)
+    g_r = wsum(wx, digamma(r + xs) - digamma(r) + np.log(alpha))
     g_alpha = d.total * r / alpha
     psi_abx = digamma(a + bxs)
-    g_a = float(wx @ (digamma(a + b) - psi_abx))
-    g_b = float(wx @ (digamma(bxs) - psi_abx - digamma(b) + digamma(a + b)))
+    g_a = wsum(wx, digamma(a + b) - psi_abx)
+    g_b = wsum(wx, digamma(bxs) - psi_abx - digamma(b) + digamma(a + b))
     # customers without the dropout term: ln A3 = -r ln(α+T)
     log_T0 = np.log(alpha + d.T0)
-    ll -= r * float(d.w0 @ log_T0)
-    g_r -= float(d.w0 @ log_T0)
-    g_alpha -= r * float(d.w0 @ (1.0 / (alpha + d.T0)))
+    ll -= r * wsum(d.w0, log_T0)
+    g_r -= wsum(d.w0, log_T0)
+    g_alpha -= r * wsum(d.w0, 1.0 / (alpha + d.T0))
     # customers with it: ln A3 + softplus(ln A4 - ln A3)
     x, w = d.x1, d.w1
     log_T = np.log(alpha + d.T1)
@@ -89,13 +89,13 @@ def _neg_ll_and_grad(theta: np.ndarray, d: _Data, shift: float = 0.0) -> tuple[f
     rx = r + x
     l3 = -rx * log_T
     diff = np.log(a) - np.log(bx) + rx * (log_T - log_tx)
-    ll += float(w @ (l3 + np.logaddexp(0.0, diff)))
+    ll += wsum(w, l3 + np.logaddexp(0.0, diff))
     w4 = expit(diff)  # share of the A4 term
     w3 = 1.0 - w4
-    g_r -= float(w @ (w3 * log_T + w4 * log_tx))
-    g_alpha -= float(w @ (rx * (w3 / (alpha + d.T1) + w4 / (alpha + d.tx1))))
-    g_a += float(w @ w4) / a
-    g_b -= float(w @ (w4 / bx))
+    g_r -= wsum(w, w3 * log_T + w4 * log_tx)
+    g_alpha -= wsum(w, rx * (w3 / (alpha + d.T1) + w4 / (alpha + d.tx1)))
+    g_a += wsum(w, w4) / a
+    g_b -= wsum(w, w4 / bx)
     grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])  # chain rule to log-parameters
     return -ll, -grad
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from engine.clv import FitResult, compress, minimize_log, skipped
+from engine.clv import FitResult, compress, minimize_log, skipped, wsum
 from engine.clv.purchase import ModelParams
 from engine.clv.validation import check_params, refuse
 
@@ -53,8 +53,8 @@ class _Data:
         self.wx = np.bincount(inverse.ravel(), weights=w, minlength=len(self.xs))
         self.x, self.m, self.w = x, m, w
         self.log_m = np.log(m)
-        self.sum_w_x_log_m = float(w @ (x * self.log_m))
-        self.sum_w_log_m = float(w @ self.log_m)
+        self.sum_w_x_log_m = wsum(w, x * self.log_m)
+        self.sum_w_log_m = wsum(w, self.log_m)
         self.total = float(w.sum())
 
 
@@ -69,12 +69,12 @@ def _neg_ll_and_grad(theta: np.ndarray, d: _Data) -> tuple[float, np.ndarray]:
     f = gammaln(px + q) - gammaln(px) - gammaln(q) + px * np.log(xs)
     log_den = np.log(g + d.x * d.m)
     coef = p * d.x + q
-    ll = (float(wx @ f) + d.total * q * np.log(g) + p * d.sum_w_x_log_m - d.sum_w_log_m
-          - float(d.w @ (coef * log_den)))
+    ll = (wsum(wx, f) + d.total * q * np.log(g) + p * d.sum_w_x_log_m - d.sum_w_log_m
+          - wsum(d.w, coef * log_den))
     psi_pxq = digamma(px + q)
-    g_p = float(wx @ (xs * (psi_pxq - digamma(px) + np.log(xs)))) + d.sum_w_x_log_m - float(d.w @ (d.x * log_den))
-    g_q = float(wx @ (psi_pxq - digamma(q))) + d.total * np.log(g) - float(d.w @ log_den)
-    g_g = d.total * q / g - float(d.w @ (coef / (g + d.x * d.m)))
+    g_p = wsum(wx, xs * (psi_pxq - digamma(px) + np.log(xs))) + d.sum_w_x_log_m - wsum(d.w, d.x * log_den)
+    g_q = wsum(wx, psi_pxq - digamma(q)) + d.total * np.log(g) - wsum(d.w, log_den)
+    g_g = d.total * q / g - wsum(d.w, coef / (g + d.x * d.m))
     return -ll, -np.array([g_p * p, g_q * q, g_g * g])
 
 
@@ -116,7 +116,7 @@ def fit(x, m, weights=None, *, min_customers: int = 1, max_iterations: int = 100
     (x, m), w = compress(x, m, weights=w)
     data = _Data(x, m, w)
     if start is None:
-        mean_m = float(w @ m) / n
+        mean_m = wsum(w, m) / n
         start = GammaGammaParams(1.0, 2.0, mean_m)  # population mean pγ/(q-1) = the sample mean
     result = minimize_log(lambda th: _neg_ll_and_grad(th, data), [start.p, start.q, start.gamma], NAMES,
                           total_weight=n, model="gamma_gamma", max_iterations=max_iterations,
@@ -194,9 +194,9 @@ def influence(result: FitResult, x: np.ndarray, m: np.ndarray, w: np.ndarray) ->
 def _weighted_corr(x: np.ndarray, m: np.ndarray, w: np.ndarray) -> float | None:
     if len(x) < 2:
         return None
-    mx, mm = (w @ x) / w.sum(), (w @ m) / w.sum()
-    cov = w @ ((x - mx) * (m - mm))
-    var = (w @ (x - mx) ** 2) * (w @ (m - mm) ** 2)
+    mx, mm = wsum(w, x) / w.sum(), wsum(w, m) / w.sum()
+    cov = wsum(w, (x - mx) * (m - mm))
+    var = wsum(w, (x - mx) ** 2) * wsum(w, (m - mm) ** 2)
     return float(cov / np.sqrt(var)) if var > 0 else None
 
 

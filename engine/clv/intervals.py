@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.clv import LOG_BOUND, FitResult, compress, gamma_gamma
+from engine.clv import LOG_BOUND, FitResult, compress, gamma_gamma, wsum
 from engine.clv.families import Family
 
 _ROWS_PER_CHUNK = 200_000
@@ -100,16 +100,18 @@ def intervals(family: Family, fit: FitResult, spend_fit: FitResult | None, horiz
             params = family.params(purchase[k])
             e = alive_of(params) * family.growth(params, horizon, px, pT)[inverse]
             expected[:, k] = e
+            totals["expected"][k] += wsum(w[part], e)
             if clv is not None:
                 value = gamma_gamma.conditional_expected_value(gamma_gamma.GammaGammaParams(*spend[k]), cx, m[part])
-                clv[:, k] = e * ratio[part] * value
-        lo, hi = np.quantile(expected, quant, axis=1)
+                c = e * ratio[part] * value
+                clv[:, k] = c
+                totals["clv"][k] += wsum(w[part], c)
+        # the draws are not needed afterwards: partitioned in place, not copied (100 x rows each)
+        lo, hi = np.quantile(expected, quant, axis=1, overwrite_input=True)
         out["expected_low"][part], out["expected_high"][part] = lo, hi
-        totals["expected"] += w[part] @ expected.astype(float)
         if clv is not None:
-            lo, hi = np.quantile(clv, quant, axis=1)
+            lo, hi = np.quantile(clv, quant, axis=1, overwrite_input=True)
             out["clv_low"][part], out["clv_high"][part] = lo, hi
-            totals["clv"] += w[part] @ clv.astype(float)
     out.update(draws=draws, level=level, seed=seed, method="asymptotic normal of log-parameters (observed information)",
                totals={f"{k}_{end}": float(v) for k, sums in totals.items()
                        for end, v in zip(("low", "high"), np.quantile(sums, quant))})

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.clv import FitResult, compress, minimize_log, skipped
+from engine.clv import FitResult, compress, minimize_log, skipped, wsum
 from engine.clv.validation import arrays, require_valid
 
 
@@ -38,7 +38,7 @@ class ModelParams:
 
 def repeat_rate(x: np.ndarray, T: np.ndarray, w: np.ndarray) -> float:
     """The population's repeat purchases per unit of time (a start for the rate scale ``α``)."""
-    return max(float(w @ x) / max(float(w @ T), 1e-12), 1e-9)
+    return max(wsum(w, x) / max(wsum(w, T), 1e-12), 1e-9)
 
 
 def fit_family(model: str, x, t_x, T, weights, *, names: Sequence[str], make_data: Callable[..., Any],

@@ -26,7 +26,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from engine.clv import FitResult, gamma_gamma, selection, skipped, summary_line
+from engine.clv import FitResult, gamma_gamma, selection, skipped, summary_line, wsum
 from engine.clv.families import FAMILIES, Family, score
 from engine.clv.intervals import intervals
 from engine.clv.validation import screen
@@ -203,11 +203,11 @@ def _score_table(step: ClvModelStep, family: Family, purchase: FitResult, spend:
     report["scoring"] = {
         "distinct_rows": int(len(x)), "distinct_x_T": int(s["growth_pairs"]),
         "customers_not_scored": int(w[~finite].sum()),
-        "mean_p_alive": float(w @ s["p_alive"] / w.sum()) if w.sum() else None,
-        "mean_p_alive_one_time_buyers": (float(w[x == 0] @ s["p_alive"][x == 0] / w[x == 0].sum())
+        "mean_p_alive": float(wsum(w, s["p_alive"]) / w.sum()) if w.sum() else None,
+        "mean_p_alive_one_time_buyers": (float(wsum(w[x == 0], s["p_alive"][x == 0]) / w[x == 0].sum())
                                          if w[x == 0].sum() else None),
-        "expected_orders_total": float(w[finite] @ out["e"][finite]),
-        "predicted_clv_total": float(w[finite] @ out["clv"][finite]) if "clv" in out else None,
+        "expected_orders_total": wsum(w[finite], out["e"][finite]),
+        "predicted_clv_total": wsum(w[finite], out["clv"][finite]) if "clv" in out else None,
         "intervals": {k: v for k, v in band.items() if not isinstance(v, np.ndarray)},
     }
     for name, values in out.items():
