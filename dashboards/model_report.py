@@ -50,6 +50,9 @@ def render_model_report(block: ModelReport, spec: str) -> None:
         _intervals(report)
         for warning in report.get("warnings") or []:
             st.warning(warning)
+        exclusions = report.get("exclusions") or {}
+        if exclusions:
+            st.caption("**Not learnt from:** " + " · ".join(f"{n:,} {why}" for why, n in exclusions.items()))
         details = {k: report[k] for k in ("customers", "excluded_from_fit", "invalid_customers", "zero_T_customers",
                                           "fit_filter", "horizon", "time_unit", "annual_discount_rate") if k in report}
         if details:

@@ -191,7 +191,8 @@ def summary_line(report: dict[str, Any]) -> str:
     """One line for a run report from a ``clv_model`` step report (``ctx.artefacts`` entry).
 
     ``clv_model fitted: Pareto/NBD r=0.553 alpha=10.6 s=0.606 beta=11.7 (LL -9,595.0, 2,357 customers);
-    Gamma-Gamma ...; chosen: Pareto/NBD has the lowest holdout MAE ...; 3 invalid summaries: ...``
+    Gamma-Gamma ...; chosen: Pareto/NBD has the lowest holdout MAE ...; not learnt from: 3 invalid
+    summary (not scored), 14 fit_filter (NOT is_suspected_bot); 3 invalid summaries: ...``
     or ``clv_model not_fitted: BG/NBD not used (too little data: ...)``.
     """
     def params(fit: dict[str, Any] | None, label: str) -> str | None:
@@ -206,5 +207,8 @@ def summary_line(report: dict[str, Any]) -> str:
     parts = fitted + ([report["message"]] if report.get("status") != "fitted" else [])
     if report.get("model_setting") == "auto":
         parts.append(f"chosen: {report.get('model_reason')}")
+    exclusions = report.get("exclusions") or {}
+    if exclusions:
+        parts.append("not learnt from: " + ", ".join(f"{n:,} {why}" for why, n in exclusions.items()))
     parts += list(report.get("warnings") or [])
     return f"clv_model {report.get('status')}: " + "; ".join(parts)

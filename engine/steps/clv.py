@@ -117,8 +117,14 @@ def run_clv_model(step: ClvModelStep, frame: DataFrame, ctx: StepContext) -> Dat
     weights = rows["n"].to_numpy(dtype=float)
     checked = screen(xs, txs, Ts, weights)
     ok = checked.valid
-    learnt = rows["learn"].to_numpy(dtype=bool) & ok & ~checked.zero_T
+    learn = rows["learn"].to_numpy(dtype=bool)
+    learnt = learn & ok & ~checked.zero_T
     fit_w = np.where(learnt, weights, 0.0)  # zero weight: scored, not learnt from
+    # every customer the fit does not learn from, by reason (invalid ones are not scored either)
+    excluded = {"invalid summary (not scored)": checked.n_invalid,
+                f"fit_filter ({step.fit_filter})": int(weights[ok & ~learn].sum()) if step.fit_filter else 0,
+                "T = 0 (first order on the as-of date: scored, no information to learn from)":
+                    int(weights[ok & learn & checked.zero_T].sum())}
     ctx.rules.append(RuleOutcome(step=ctx.step_label, rule="valid_clv_summary", kind="clv_summary", action="warn",
                                  known_checked=int(weights.sum()), known_failed=checked.n_invalid))
 
@@ -140,6 +146,7 @@ def run_clv_model(step: ClvModelStep, frame: DataFrame, ctx: StepContext) -> Dat
         "columns": outputs, "customers": int(weights.sum()), "invalid_customers": checked.n_invalid,
         "invalid": checked.as_dict(), "zero_T_customers": int(weights[checked.zero_T].sum()),
         "fit_filter": step.fit_filter, "excluded_from_fit": int(weights[ok].sum() - fit_w.sum()),
+        "exclusions": {k: v for k, v in excluded.items() if v},
         "purchase_model": purchase.as_dict(), "gamma_gamma": spend.as_dict() if spend else None,
     }
     report["warnings"] = [w for w in ([checked.message()] if checked.n_invalid else [])
