@@ -207,9 +207,10 @@ def _calibration(report: dict[str, Any]) -> None:
     groups = chosen.get("calibration") or []
     if not groups:
         return
-    frame = pd.DataFrame(groups).rename(columns={"predicted_p_alive": "predicted P(alive)",
-                                                  "observed_active": "observed share active"})
-    long = frame.melt(id_vars=["group", "customers"], value_vars=["predicted P(alive)", "observed share active"],
+    names = {"predicted_p_alive": "predicted P(alive)", "observed_active": "observed share active",
+             "true_alive": "true share alive (simulated data)"}
+    frame = pd.DataFrame(groups).rename(columns=names)
+    long = frame.melt(id_vars=["group", "customers"], value_vars=[v for v in names.values() if v in frame.columns],
                       var_name="series", value_name="share")
     st.markdown(f"**P(alive) calibration of {chosen.get('label', 'the chosen model')}** (ten equal groups by "
                 "predicted P(alive); active = bought in the holdout, a lower bound of alive)")

@@ -1,14 +1,19 @@
 """Probabilistic customer-lifetime-value models, in plain numpy/scipy (no Spark here).
 
-- :mod:`engine.clv.bgnbd` — the BG/NBD purchase model (Fader, Hardie & Lee 2005): how many
-  repeat purchases a customer makes and whether they are still "alive".
+- :mod:`engine.clv.bgnbd`, :mod:`engine.clv.mbgnbd`, :mod:`engine.clv.pareto_nbd` — the purchase
+  models (how many repeat purchases, and whether the customer is still "alive"), behind one
+  interface in :mod:`engine.clv.families`; their shared fit scaffolding in :mod:`engine.clv.purchase`.
 - :mod:`engine.clv.gamma_gamma` — the Gamma-Gamma spend model (Fader & Hardie 2013): the
   expected value of a customer's future purchases.
-- :mod:`engine.clv.evaluate` — an honest calibration / holdout evaluation against a naive baseline.
+- :mod:`engine.clv.validation` — strict summaries: a count and an example per reason.
+- :mod:`engine.clv.intervals` — 80% intervals (parameter uncertainty; predictive for the backtest).
+- :mod:`engine.clv.selection` (``model: auto``), :mod:`engine.clv.compare` and
+  :mod:`engine.clv.backtest` (``medallion clv evaluate``), :mod:`engine.clv.evaluate` (the metrics).
 
-Both models are fitted by maximum likelihood with L-BFGS-B on the logarithms of their
-(positive) parameters, with analytic gradients, on data compressed to distinct rows with
-counts. This module holds what the two fits share: :class:`FitResult` and :func:`minimize_log`.
+Every model is fitted by maximum likelihood with L-BFGS-B on the logarithms of its (positive)
+parameters, with analytic gradients, on data compressed to distinct rows with counts. This
+module holds what all fits share: :class:`FitResult`, :func:`minimize_log`, the standard errors
+from the observed information (:func:`uncertainty`), :func:`compress` and :func:`wsum`.
 The Spark step that uses them is ``engine.steps.clv``.
 """
 

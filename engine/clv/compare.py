@@ -54,11 +54,14 @@ def _orders_money(pred: np.ndarray, y: np.ndarray, money_pred: np.ndarray | None
     return out
 
 
-def calibration_deciles(p_alive: np.ndarray, active: np.ndarray, groups: int = 10) -> list[dict[str, Any]]:
-    """Equal-count groups by predicted P(alive) (ties broken by position): predicted vs observed."""
+def calibration_deciles(p_alive: np.ndarray, active: np.ndarray, groups: int = 10,
+                        truth: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Equal-count groups by predicted P(alive) (ties broken by position): predicted vs observed
+    active (a lower bound of alive) and, with simulated ground truth, the true share alive."""
     order = np.argsort(p_alive, kind="stable")
     return [{"group": i + 1, "customers": int(len(idx)), "predicted_p_alive": float(p_alive[idx].mean()),
-             "observed_active": float(active[idx].mean())}
+             "observed_active": float(active[idx].mean()),
+             **({} if truth is None else {"true_alive": float(truth[idx].mean())})}
             for i, idx in enumerate(np.array_split(order, groups)) if len(idx)]
 
 
@@ -124,7 +127,7 @@ def evaluate_all(summary: pd.DataFrame, horizon: float, *, learn: np.ndarray | N
             money = pred * value if value is not None else None
             entry.update(_orders_money(pred, y, money, v if v is not None else y))
             entry["mae"] = entry["orders"]["mae"]
-            entry["calibration"] = calibration_deciles(p_alive, y > 0)
+            entry["calibration"] = calibration_deciles(p_alive, y > 0, truth=truth)
             entry["auc_p_alive"] = None if truth is None else auc(truth, p_alive)
             band = intervals(family, fit, spend if spend_ok else None, horizon, x, t_x, T, m if spend_ok else None,
                              level=level, draws=draws, seed=seed)

@@ -79,7 +79,8 @@ EVALUATION = {
     "models": {"bgnbd": _model("BG/NBD", 0.785, 30.41, 0.007, 0.91),
                "pareto_nbd": {**_model("Pareto/NBD", 0.755, 29.45, 0.017, 0.905),
                               "calibration": [{"group": g, "customers": 236, "predicted_p_alive": g / 10,
-                                               "observed_active": g / 12} for g in range(1, 11)]},
+                                               "observed_active": g / 12, "true_alive": g / 11}
+                                              for g in range(1, 11)]},
                "mbgnbd": {"label": "MBG/NBD", "converged": False, "message": "the optimiser did not converge"}},
     "baselines": {"naive": {"label": "naive rate", "orders": {"mae": 1.589, "rmse": 2.338, "aggregate_error_pct": 148.9,
                                                               "gini": 0.586},
@@ -162,6 +163,10 @@ def _model_report_is_shown(at) -> None:
     assert list(table["orders aggregate error"])[3] == "+148.9%"
     assert list(table["fit"]) == ["", "", "the optimiser did not converge", "", ""]
     assert any(c.value.startswith("**Coverage:** interval coverage is the share") for c in at.caption)
+    calibration = _chart(at, '"title": "Group (by predicted P(alive))"')
+    group3 = calibration[calibration["group"] == 3].set_index("series")["share"].round(6).to_dict()
+    assert group3 == {"predicted P(alive)": 0.3, "observed share active": 0.25,
+                      "true share alive (simulated data)": round(3 / 11, 6)}
 
 
 def test_clv_page_shows_the_chosen_model_its_intervals_and_coverage(clv_lake, use_project):
