@@ -10,29 +10,13 @@ eq. (5)); the totals against sums recomputed by hand from the same seeded draws.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from engine.clv import FitResult, compress, gamma_gamma, pareto_nbd
 from engine.clv.families import FAMILIES, score
 from engine.clv.intervals import draw_params, intervals, predictive_intervals
-
-CASES = Path(__file__).resolve().parents[1] / "cases" / "clv"
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    return pd.read_csv(CASES / "cdnow_summary.csv")
-
-
-@pytest.fixture(scope="module")
-def fits(cdnow):
-    x, t_x, T = (cdnow[c].to_numpy(float) for c in ("x", "t_x", "T"))
-    return {name: family.fit(x, t_x, T) for name, family in FAMILIES.items()}
-
 
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_simulated_future_has_the_closed_form_mean(fits, name):
