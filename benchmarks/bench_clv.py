@@ -13,16 +13,21 @@ tenure, like a mart's summary). Generating them is not timed.
   Parquet, aggregate + collect, fit, score the distinct rows with intervals, join back, write
   Parquet.
 
-Prints each repeat's seconds and the median. The issue's target: ≤ 15 s per family for 1M customers.
+Prints each repeat's wall and CPU seconds and the medians, and writes them to
+benchmarks/results/clv_<customers>_<timestamp>.md (with the load average before the run: the
+machine is shared, so CPU seconds are the figure a busy neighbour does not inflate). The
+issue's target: ≤ 15 s per family for 1M customers.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +35,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.clv import bgnbd, compress, gamma_gamma  # noqa: E402
+from engine.clv import bgnbd, gamma_gamma  # noqa: E402
 from engine.clv.families import FAMILIES, score  # noqa: E402
 from engine.clv.intervals import intervals  # noqa: E402
 
@@ -85,6 +90,13 @@ def spark_session():
     return get_spark(SparkConfig(master="local[2]", shuffle_partitions=4, driver_memory="3g"), "bench-clv")
 
 
+def timed(run, *args):
+    """``(result, wall seconds, CPU seconds of this process)``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = run(*args)
+    return result, time.perf_counter() - t0, time.process_time() - c0
+
+
 def run_spark(spark, path: str, out: str, family_name: str) -> dict:
     """The clv_model step end to end: Parquet in, Parquet out."""
     from engine.spec.clv import ClvModelStep
@@ -104,35 +116,54 @@ def run_spark(spark, path: str, out: str, family_name: str) -> dict:
             "distinct_rows": report["scoring"]["distinct_rows"], "driver_seconds": report["seconds_driver"]}
 
 
+def write_results(folder: Path, customers: int, rows: list[list[str]], load: tuple, command: str) -> Path:
+    """One Markdown table of the medians (results/clv_<customers>_<timestamp>.md)."""
+    stamp = datetime.now(timezone.utc)
+    path = folder / f"clv_{customers}_{stamp:%Y%m%dT%H%M%S}.md"
+    lines = [f"## CLV model benchmark, {customers:,} customers",
+             "", f"`{command}` — {stamp:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average before the run "
+             + " / ".join(f"{v:.2f}" for v in load), "",
+             "| family | mode | fit + score wall s | fit + score CPU s | intervals wall s | intervals CPU s | total wall s | total CPU s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"] + ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", "Medians over the repeats. numpy: fit (compressed rows) + score every customer, then the 80% "
+              "intervals (100 parameter draws over the distinct rows). spark: the clv_model step end to end "
+              "(read Parquet, aggregate + collect, fit, score + intervals, join back, write Parquet); CPU is the "
+              "Python driver's only (the JVM's is not counted). Target: ≤ 15 s per family."]
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--mode", choices=["numpy", "spark", "both"], default="both")
     parser.add_argument("--family", choices=["all", *FAMILIES], default="all")
+    parser.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args()
+    load = os.getloadavg()
     names = list(FAMILIES) if args.family == "all" else [args.family]
     t0 = time.perf_counter()
     data = synthetic(args.customers)
     print(f"generated {len(data):,} customers in {time.perf_counter() - t0:.1f} s "
           f"({(data['frequency'] > 0).mean():.0%} repeat)")
+    table: list[list[str]] = []
+    med = statistics.median
     if args.mode in ("numpy", "both"):
         for name in names:
-            times, band_times = [], []
+            runs = []
             for i in range(args.repeats):
-                t0, c0 = time.perf_counter(), time.process_time()
-                info = run_numpy(data, name)
-                times.append(time.perf_counter() - t0)
-                cpu = time.process_time() - c0  # CPU seconds: what a busy machine does not inflate
+                info, wall, cpu = timed(run_numpy, data, name)
                 fits = info.pop("_fits")
-                t0, c0 = time.perf_counter(), time.process_time()
-                band = run_intervals(data, name, fits)
-                band_times.append(time.perf_counter() - t0)
-                band_cpu = time.process_time() - c0
-                print(f"{name} numpy run {i + 1}: fit + score {times[-1]:.2f} s ({cpu:.2f} s CPU), "
-                      f"intervals {band_times[-1]:.2f} s ({band_cpu:.2f} s CPU)  {info} {band}")
-            print(f"{name}: numpy fit + score, {args.customers:,} customers: median {statistics.median(times):.2f} s; "
-                  f"intervals median {statistics.median(band_times):.2f} s")
+                band, band_wall, band_cpu = timed(run_intervals, data, name, fits)
+                runs.append((wall, cpu, band_wall, band_cpu))
+                print(f"{name} numpy run {i + 1}: fit + score {wall:.2f} s ({cpu:.2f} s CPU), "
+                      f"intervals {band_wall:.2f} s ({band_cpu:.2f} s CPU)  {info} {band}")
+            cols = [med(r[j] for r in runs) for j in range(4)]
+            print(f"{name}: numpy, {args.customers:,} customers: fit + score median {cols[0]:.2f} s "
+                  f"({cols[1]:.2f} s CPU); intervals median {cols[2]:.2f} s ({cols[3]:.2f} s CPU)")
+            table.append([name, "numpy"] + [f"{v:.2f}" for v in cols] + [f"{cols[0] + cols[2]:.2f}", f"{cols[1] + cols[3]:.2f}"])
     if args.mode in ("spark", "both"):
         spark = spark_session()
         spark.range(10).count()  # warm the JVM
@@ -140,14 +171,17 @@ def main() -> None:
             src = str(Path(tmp) / "summary.parquet")
             data.to_parquet(src, index=False)
             for name in names:
-                times = []
+                runs = []
                 for i in range(args.repeats):
-                    t0 = time.perf_counter()
-                    info = run_spark(spark, src, str(Path(tmp) / f"scored_{name}_{i}.parquet"), name)
-                    times.append(time.perf_counter() - t0)
-                    print(f"{name} spark run {i + 1}: {times[-1]:.2f} s  {info}")
+                    info, wall, cpu = timed(run_spark, spark, src, str(Path(tmp) / f"scored_{name}_{i}.parquet"), name)
+                    runs.append((wall, cpu))
+                    print(f"{name} spark run {i + 1}: {wall:.2f} s ({cpu:.2f} s driver CPU)  {info}")
+                wall, cpu = med(r[0] for r in runs), med(r[1] for r in runs)
                 print(f"{name}: spark clv_model step (read, fit, score + intervals, write), {args.customers:,} "
-                      f"customers: median {statistics.median(times):.2f} s")
+                      f"customers: median {wall:.2f} s ({cpu:.2f} s driver CPU)")
+                table.append([name, "spark step", "", "", "", "", f"{wall:.2f}", f"{cpu:.2f}"])
+    command = "python benchmarks/bench_clv.py " + " ".join(sys.argv[1:])
+    print(f"results: {write_results(args.results, args.customers, table, load, command.strip())}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """What a reader sees instead of column names: labels, value labels, colours and formats.
 
 Why one place: a chart axis, a legend, a KPI and a table header must call ``churn_status``
-the same thing ("Customer status (rule)") and ``at_risk`` the same value ("At risk"). A
+the same thing ("Customer status (rule + model)") and ``at_risk`` the same value ("At risk"). A
 column the vocabulary defines takes its label and colours from there; any other column reads
 as words with its units spelled out (``growth_90d_pct`` -> "Growth 90 days (%)").
 """

@@ -268,7 +268,7 @@ def render_definitions(page: PageSpec, root: Path) -> None:
         if page.description:
             st.markdown(page.description)
         if page.board.kpis:
-            st.markdown("**KPIs**\n\n" + "\n".join(f"- **{k.label}** = `{k.value}`" for k in page.board.kpis))
+            st.markdown("**KPIs**\n\n" + "\n".join(f"- **{kpi_label(k)}** = `{k.value}`" for k in page.board.kpis))
         if page.columns:
             glossary = pd.DataFrame([{"column": n, "format": d.format or "", "definition": d.description}
                                      for n, d in page.columns.items()])

@@ -94,6 +94,8 @@ class ModelReport(_Block):
 
     type: Literal["model_report"]
     kind: str = Field(description="artefact kind in the spec's run record, e.g. clv_model")
+    spec: str | None = Field(None, description="the spec whose run record holds the report (default: this "
+                                               "page's; another page's when this table copies its model's columns)")
     title: str = "Model"
     evaluation: str | None = Field(None, description="name of a RunStore artefact with the evaluation")
     evaluate_command: str | None = Field(None, description="command that produces the evaluation")

@@ -127,6 +127,11 @@ def check_board(board: Dashboard, columns: list[str], doc: Any, pages: list[str]
     if board.part_of and board.part_of not in pages:
         errors.append(where.error(("part_of",), f"dashboard.part_of: no page for '{board.part_of}'"
                                                 f"{did_you_mean(board.part_of, pages)}"))
+    for i, block in enumerate(board.blocks):  # a model report read from another page's run record
+        source = getattr(block, "spec", None)
+        if source and source not in pages:
+            errors.append(where.error(("blocks", i, "spec"), f"dashboard.blocks.{i}.spec: no page for '{source}'"
+                                                              f"{did_you_mean(source, pages)}"))
     terms = [(("kpis", i, "term"), k.term) for i, k in enumerate(board.kpis) if k.term]
     terms += [(("blocks", i, side, "term"), getattr(b, side).term) for i, b in enumerate(board.blocks)
               for side in ("rule", "model") if getattr(b, side, None) is not None and getattr(b, side).term]

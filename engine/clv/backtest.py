@@ -125,34 +125,46 @@ def _fmt(value: Any, pattern: str = "{:,.3f}") -> str:
     return "—" if value is None else pattern.format(value)
 
 
+def _claim(coverage: dict[str, Any], what: str) -> str:
+    got, claim = coverage.get(f"{what}_predictive"), coverage.get(f"{what}_predictive_claimed")
+    return "—" if got is None else f"{got:.1%} ({claim:.1%})" if claim is not None else f"{got:.1%}"
+
+
 def report_lines(report: dict[str, Any]) -> list[str]:
     """The evaluation as a table: every family, the two baselines, orders and money, coverage."""
+    width = max(30, *(len(e["label"]) + 2 for e in [*report["models"].values(), *report["baselines"].values()]))
     lines = [
         f"clv evaluation of {report['spec']}: calibration to {report['calibration_end']}, "
         f"holdout {report['holdout_days']} days (to {report['holdout_end']}), {report['customers']:,} customers"
         + (f" ({report['excluded_by_fit_filter']:,} left out by the fit filter)" if report.get("excluded_by_fit_filter") else ""),
         f"  chosen: {report.get('chosen') or 'none'} — {report.get('chosen_reason')}",
-        f"  {'':<30}{'orders MAE':>11}{'RMSE':>8}{'agg %':>8}{'Gini':>7}{'money MAE':>11}{'agg %':>8}{'Gini':>7}"
-        f"{'cover o':>9}{'cover $':>9}",
+        f"  {'':<{width}}{'orders MAE':>11}{'RMSE':>8}{'agg %':>8}{'Gini':>7}{'money MAE':>11}{'agg %':>8}{'Gini':>7}"
+        f"{'cover o':>9}{'cover $':>9}{'pred o (claim)':>15}{'pred $ (claim)':>15}",
     ]
     rows = [(e["label"] + (" *" if k == report.get("chosen") else ""), e) for k, e in report["models"].items()]
     rows += [(e["label"], e) for e in report["baselines"].values()]
     for label, e in rows:
         o, mo, cov = e.get("orders") or {}, e.get("money") or {}, e.get("coverage") or {}
         if not o:
-            lines.append(f"  {label:<30}not fitted: {e.get('message')}")
+            lines.append(f"  {label:<{width}}not fitted: {e.get('message')}")
             continue
-        lines.append(f"  {label[:30]:<30}{_fmt(o.get('mae')):>11}{_fmt(o.get('rmse')):>8}"
+        lines.append(f"  {label:<{width}}{_fmt(o.get('mae')):>11}{_fmt(o.get('rmse')):>8}"
                      f"{_fmt(o.get('aggregate_error_pct'), '{:+.1f}'):>8}{_fmt(o.get('gini'), '{:.3f}'):>7}"
                      f"{_fmt(mo.get('mae'), '{:,.2f}'):>11}{_fmt(mo.get('aggregate_error_pct'), '{:+.1f}'):>8}"
                      f"{_fmt(mo.get('gini'), '{:.3f}'):>7}{_fmt(cov.get('orders'), '{:.1%}'):>9}"
-                     f"{_fmt(cov.get('money'), '{:.1%}'):>9}")
+                     f"{_fmt(cov.get('money'), '{:.1%}'):>9}{_claim(cov, 'orders'):>15}{_claim(cov, 'money'):>15}")
+    level = f"{report.get('interval_level', 0.8):.0%}"
+    lines.append(f"  cover o / cover $: inside the {level} interval of the expectation; pred o / pred $: inside the "
+                 f"{level} predictive interval of the actual value, (claim): the share the model itself puts inside "
+                 "(coverage_note in the saved report says why both)")
     best = report["models"].get(report.get("chosen") or "", {})
     for group in best.get("calibration") or []:
+        truth = "true_alive" in group
         if group["group"] == 1:
-            lines.append("  P(alive) calibration of the chosen model (group: predicted P(alive) / observed share active)")
+            lines.append("  P(alive) calibration of the chosen model (group: predicted P(alive) / observed share active"
+                         + (" / true share alive)" if truth else ")"))
         lines.append(f"    {group['group']:>2}: {group['predicted_p_alive']:.3f} / {group['observed_active']:.3f}"
-                     f"  ({group['customers']:,} customers)")
+                     + (f" / {group['true_alive']:.3f}" if truth else "") + f"  ({group['customers']:,} customers)")
     if report.get("auc_p_alive") is not None or report.get("auc_recency_baseline") is not None:
         lines.append(f"  AUC of p_alive vs truth {_fmt(report.get('auc_p_alive'))}, recency baseline "
                      f"{_fmt(report.get('auc_recency_baseline'))}")

@@ -20,14 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from engine.clv import FitResult, compress, minimize_log, skipped
+from engine.clv import FitResult, wsum
+from engine.clv.purchase import ModelParams, discounted, fit_family, repeat_rate
 from engine.clv.validation import arrays, check_horizon, check_params, check_x_T, require_valid, screen
 
 NAMES = ("r", "alpha", "a", "b")
 
 
 @dataclass(frozen=True)
-class BgNbdParams:
+class BgNbdParams(ModelParams):
     """The four BG/NBD parameters: ``λ ~ Gamma(r, α)``, ``p ~ Beta(a, b)``."""
 
     r: float
@@ -35,82 +36,86 @@ class BgNbdParams:
     a: float
     b: float
 
-    @classmethod
-    def from_dict(cls, values: dict[str, float]) -> "BgNbdParams":
-        """From a fit's ``params`` mapping."""
-        return cls(*(float(values[n]) for n in NAMES))
-
 
 class _Data:
     """The (weighted, distinct) rows split the way the likelihood uses them.
 
     Terms that depend on ``x`` alone are evaluated once per distinct ``x`` (there are few),
-    the rest once per row; customers without repeat purchases contribute one term only.
+    the rest once per row. ``all_can_drop``: whether every row carries the dropout term
+    (MBG/NBD: a one-time buyer may be gone) or only those with repeats (BG/NBD: customers without
+    one contribute ``ln A3`` alone).
     """
 
-    def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray):
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray, all_can_drop: bool = False):
         self.xs, inverse = np.unique(x, return_inverse=True)
         self.wx = np.bincount(inverse.ravel(), weights=w, minlength=len(self.xs))
-        rep = x > 0
+        rep = np.ones(len(x), dtype=bool) if all_can_drop else x > 0
         self.w0, self.T0 = w[~rep], T[~rep]
         self.w1, self.x1, self.tx1, self.T1 = w[rep], x[rep], t_x[rep], T[rep]
         self.total = float(w.sum())
 
 
-def _neg_ll_and_grad(theta: np.ndarray, d: _Data) -> tuple[float, np.ndarray]:
-    """``-LL`` and its gradient in ``log(r, α, a, b)``.
+def _neg_ll_and_grad(theta: np.ndarray, d: _Data, shift: float = 0.0) -> tuple[float, np.ndarray]:
+    """``-LL`` and its gradient in ``log(r, α, a, b)``; ``shift = 1`` gives MBG/NBD's likelihood.
 
     FHL (2005) eq. (6): ``L = A1 · A2 · (A3 + δ_{x>0} A4)`` with
     ``A1 = Γ(r+x) α^r / Γ(r)``, ``A2 = Γ(a+b) Γ(b+x) / (Γ(b) Γ(a+b+x)) = B(a, b+x) / B(a, b)``,
     ``A3 = (α+T)^-(r+x)``, ``A4 = a / (b+x-1) · (α+t_x)^-(r+x)``.
     ``ln(A3 + A4) = ln A3 + softplus(ln A4 - ln A3)`` keeps the sum stable (log-sum-exp).
+    MBG/NBD (dropout after every purchase, the first included) is the same with ``b + x`` in
+    place of ``b + x - 1`` (``B(a, b+x+1)`` in ``A2``) and the ``A4`` term for every customer.
     """
     r, alpha, a, b = np.exp(theta)
     xs, wx = d.xs, d.wx
     # x-only terms: ln A1 + ln A2, per distinct x
-    f = gammaln(r + xs) - gammaln(r) + r * np.log(alpha) + betaln(a, b + xs) - betaln(a, b)
-    ll = float(wx @ f)
-    g_r = float(wx @ (digamma(r + xs) - digamma(r) + np.log(alpha)))
+    bxs = b + xs + shift
+    f = gammaln(r + xs) - gammaln(r) + r * np.log(alpha) + betaln(a, bxs) - betaln(a, b)
+    ll = wsum(wx, f)
+    g_r = wsum(wx, digamma(r + xs) - digamma(r) + np.log(alpha))
     g_alpha = d.total * r / alpha
-    psi_abx = digamma(a + b + xs)
-    g_a = float(wx @ (digamma(a + b) - psi_abx))
-    g_b = float(wx @ (digamma(b + xs) - psi_abx - digamma(b) + digamma(a + b)))
-    # customers without repeats: ln A3 = -r ln(α+T)
+    psi_abx = digamma(a + bxs)
+    g_a = wsum(wx, digamma(a + b) - psi_abx)
+    g_b = wsum(wx, digamma(bxs) - psi_abx - digamma(b) + digamma(a + b))
+    # customers without the dropout term: ln A3 = -r ln(α+T)
     log_T0 = np.log(alpha + d.T0)
-    ll -= r * float(d.w0 @ log_T0)
-    g_r -= float(d.w0 @ log_T0)
-    g_alpha -= r * float(d.w0 @ (1.0 / (alpha + d.T0)))
-    # repeat customers: ln A3 + softplus(ln A4 - ln A3)
+    ll -= r * wsum(d.w0, log_T0)
+    g_r -= wsum(d.w0, log_T0)
+    g_alpha -= r * wsum(d.w0, 1.0 / (alpha + d.T0))
+    # customers with it: ln A3 + softplus(ln A4 - ln A3)
     x, w = d.x1, d.w1
     log_T = np.log(alpha + d.T1)
     log_tx = np.log(alpha + d.tx1)
-    log_b = np.log(b + x - 1.0)
+    bx = b + x + (shift - 1.0)
     rx = r + x
     l3 = -rx * log_T
-    diff = np.log(a) - log_b + rx * (log_T - log_tx)
-    ll += float(w @ (l3 + np.logaddexp(0.0, diff)))
+    diff = np.log(a) - np.log(bx) + rx * (log_T - log_tx)
+    ll += wsum(w, l3 + np.logaddexp(0.0, diff))
     w4 = expit(diff)  # share of the A4 term
     w3 = 1.0 - w4
-    g_r -= float(w @ (w3 * log_T + w4 * log_tx))
-    g_alpha -= float(w @ (rx * (w3 / (alpha + d.T1) + w4 / (alpha + d.tx1))))
-    g_a += float(w @ w4) / a
-    g_b -= float(w @ (w4 / (b + x - 1.0)))
+    g_r -= wsum(w, w3 * log_T + w4 * log_tx)
+    g_alpha -= wsum(w, rx * (w3 / (alpha + d.T1) + w4 / (alpha + d.tx1)))
+    g_a += wsum(w, w4) / a
+    g_b -= wsum(w, w4 / bx)
     grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])  # chain rule to log-parameters
     return -ll, -grad
 
 
 def log_likelihood(params: BgNbdParams, x, t_x, T, weights=None) -> float:
     """The total BG/NBD log-likelihood, FHL (2005) eq. (6), of (optionally weighted) rows."""
-    x, t_x, T = arrays(x, t_x, T)
+    x, t_x, T = require_valid(*arrays(x, t_x, T))
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    theta = np.log([params.r, params.alpha, params.a, params.b])
-    return -_neg_ll_and_grad(theta, _Data(x, t_x, T, w))[0]
+    return -_neg_ll_and_grad(np.log(params.values()), _Data(x, t_x, T, w))[0]
 
 
 def check_summary(x, t_x, T) -> np.ndarray:
     """Which rows are a valid summary: finite, ``x >= 0`` whole, ``0 <= t_x <= T``,
     ``t_x > 0`` exactly when ``x > 0`` (:func:`engine.clv.validation.screen` says why not)."""
     return screen(x, t_x, T).valid
+
+
+def start_guess(x: np.ndarray, T: np.ndarray, w: np.ndarray) -> list[float]:
+    """r = 1 and α from the mean repeat rate; a = b = 1 (also MBG/NBD's start)."""
+    return [1.0, 1.0 / repeat_rate(x, T, w), 1.0, 1.0]
 
 
 def fit(x, t_x, T, weights=None, *, min_repeat_customers: int = 1, max_iterations: int = 1000,
@@ -122,29 +127,20 @@ def fit(x, t_x, T, weights=None, *, min_repeat_customers: int = 1, max_iteration
     compressed to distinct ``(x, t_x, T)`` with counts first. Returns a
     :class:`~engine.clv.FitResult` whose ``converged`` says whether to use ``params``; with
     fewer than ``min_repeat_customers`` customers who repeat (the model cannot be identified
-    without them) the fit is skipped with that reason.
+    without them) the fit is skipped with that reason (:func:`engine.clv.purchase.fit_family`).
     """
-    x, t_x, T = require_valid(*arrays(x, t_x, T))
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    ok = w > 0
-    x, t_x, T, w = x[ok], t_x[ok], T[ok], w[ok]
-    (x, t_x, T), w = compress(x, t_x, T, weights=w)
-    n = float(w.sum())
-    n_repeat = float(w[x > 0].sum())
-    if n_repeat < max(min_repeat_customers, 1):
-        return skipped("bgnbd", f"too little data: {n_repeat:,.0f} repeat customer(s) of {n:,.0f} "
-                                f"(the minimum is {max(min_repeat_customers, 1):,})",
-                       n_customers=int(n), n_rows=len(x), n_repeat=int(n_repeat))
-    data = _Data(x, t_x, T, w)
-    if start is None:
-        # r = 1 and α from the mean repeat rate; a and b from the share of apparent dropouts
-        rate = max(float(w @ x) / max(float(w @ T), 1e-12), 1e-9)
-        start = BgNbdParams(1.0, 1.0 / rate, 1.0, 1.0)
-    result = minimize_log(lambda th: _neg_ll_and_grad(th, data), [start.r, start.alpha, start.a, start.b], NAMES,
-                          total_weight=n, model="bgnbd", max_iterations=max_iterations,
-                          n_customers=int(n), n_rows=len(x))
-    result.extra["n_repeat"] = int(n_repeat)
-    return result
+    return fit_family("bgnbd", x, t_x, T, weights, names=NAMES, make_data=_Data, neg_ll_and_grad=_neg_ll_and_grad,
+                      start=start, default_start=start_guess, min_repeat_customers=min_repeat_customers,
+                      max_iterations=max_iterations)
+
+
+def log_odds_dead(params, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, shift: float = 0.0) -> np.ndarray:
+    """``ln(a / (b+x-1+shift)) + (r+x) ln((α+T)/(α+t_x))``: the log odds of having dropped out
+    (``shift = 1``: MBG/NBD's, defined for every ``x``)."""
+    r, alpha, a, b = params.values()
+    with np.errstate(all="ignore"):
+        return (np.log(a) - np.log(np.maximum(b + x + (shift - 1.0), 1e-300))
+                + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
 
 
 def p_alive(params: BgNbdParams, x, t_x, T) -> np.ndarray:
@@ -161,11 +157,7 @@ def p_alive(params: BgNbdParams, x, t_x, T) -> np.ndarray:
 def _p_alive(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
     """:func:`p_alive` on rows already validated (interval sampling scores the same rows often)."""
     check_params(params)
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    with np.errstate(all="ignore"):
-        log_odds_dead = (np.log(a) - np.log(np.maximum(b + x - 1.0, 1e-300))
-                         + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
-        return np.where(x > 0, expit(-log_odds_dead), 1.0)
+    return np.where(x > 0, expit(-log_odds_dead(params, x, t_x, T)), 1.0)
 
 
 def growth(params: BgNbdParams, t, x, T) -> np.ndarray:
@@ -217,24 +209,27 @@ def conditional_expected_purchases(params: BgNbdParams, t, x, t_x, T) -> np.ndar
 
 def discounted_growth(params: BgNbdParams, t: float, x, T, annual_rate: float, days_per_unit: float = 1.0,
                       step_days: float = 365.25 / 12) -> np.ndarray:
-    """Like :func:`growth`, with each future purchase discounted at ``annual_rate`` a year.
-
-    The horizon is cut into ``K = max(1, round(t_days / step_days))`` equal steps (monthly by
-    default); the purchases expected in step ``k``, ``growth(t_k) - growth(t_{k-1})``, are
-    discounted from the step's end: ``(1 + annual_rate)^-(t_k in days / 365.25)``. Multiplied by
-    P(alive), this is the discounted number of purchases; times the expected purchase value,
-    the discounted CLV (the usual discrete approximation of DERT).
-    """
+    """Like :func:`growth`, with each future purchase discounted at ``annual_rate`` a year
+    (:func:`engine.clv.purchase.discounted`: monthly steps by default). Multiplied by P(alive),
+    the discounted number of purchases; times the expected purchase value, the discounted CLV."""
     x, T = arrays(x, T)
-    t_days = float(t) * days_per_unit
-    steps = max(1, int(round(t_days / step_days)))
-    total = np.zeros(np.broadcast(x, T).shape)
-    previous = np.zeros_like(total)
-    for k in range(1, steps + 1):
-        current = growth(params, float(t) * k / steps, x, T)
-        total += (current - previous) * (1.0 + annual_rate) ** (-(t_days * k / steps) / 365.25)
-        previous = current
-    return total
+    return discounted(lambda tt: growth(params, tt, x, T), t, annual_rate, days_per_unit, step_days)
+
+
+def future_if_alive(params: BgNbdParams, t: float, x: np.ndarray, T: np.ndarray, rng: np.random.Generator,
+                    shift: float = 0.0) -> np.ndarray:
+    """One draw of the purchases in ``(T, T+t]`` of customers alive at ``T`` (the predictive
+    distribution behind :func:`growth`; ``shift = 1``: MBG/NBD's).
+
+    Given alive at ``T`` the history's likelihood is ``λ^x e^(-λT) (1-p)^(x+shift)``, so
+    ``λ ~ Gamma(r+x, α+T)`` and ``p ~ Beta(a, b+x+shift)``, independently; purchases then arrive
+    at rate ``λ`` and the customer drops out after each with probability ``p``: the count is
+    ``min(N, K)`` with ``N ~ Poisson(λt)`` and ``K ~ Geometric(p)``.
+    """
+    r, alpha, a, b = params.values()
+    lam = rng.gamma(r + x, 1.0 / (alpha + T))
+    p = rng.beta(a, b + x + shift)
+    return np.minimum(rng.poisson(lam * t), rng.geometric(np.clip(p, 1e-12, 1.0))).astype(float)
 
 
 def simulate(params: BgNbdParams, T, holdout: float = 0.0, seed: int | None = None) -> dict[str, np.ndarray]:

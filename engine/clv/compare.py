@@ -13,7 +13,12 @@ metrics alike). For each family (fitted on the calibration window) and baseline:
   one need not buy, so the observed share is a lower bound of the true alive share;
 - interval coverage: share of customers whose holdout orders (revenue) fall in the 80%
   parameter-uncertainty interval — low by design (the interval is for the expectation, not the
-  count), reported so nobody reads it as a prediction interval.
+  count), reported so nobody reads it as a prediction interval;
+- predictive coverage: the same share for the 80% *predictive* interval (the model's
+  distribution of the customer's holdout orders and revenue given their history, parameter
+  uncertainty included), next to the share the model itself puts inside that interval (above
+  80%: whole-number counts, mostly 0): equal when the model's spread is right, short of it when
+  the model is overconfident — the check of the uncertainty that can fail.
 
 Baselines: **naive rate** — the customer's repeat rate ``x/T`` (the population's ``Σx/ΣT`` for
 one-time buyers, who would otherwise be predicted 0) × holdout, times their own mean spend (the
@@ -32,7 +37,7 @@ import pandas as pd
 from engine.clv import gamma_gamma
 from engine.clv.evaluate import auc, normalized_gini
 from engine.clv.families import FAMILIES, score
-from engine.clv.intervals import intervals
+from engine.clv.intervals import intervals, predictive_intervals
 from engine.clv.selection import choose
 from engine.clv.validation import screen
 
@@ -49,11 +54,14 @@ def _orders_money(pred: np.ndarray, y: np.ndarray, money_pred: np.ndarray | None
     return out
 
 
-def calibration_deciles(p_alive: np.ndarray, active: np.ndarray, groups: int = 10) -> list[dict[str, Any]]:
-    """Equal-count groups by predicted P(alive) (ties broken by position): predicted vs observed."""
+def calibration_deciles(p_alive: np.ndarray, active: np.ndarray, groups: int = 10,
+                        truth: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Equal-count groups by predicted P(alive) (ties broken by position): predicted vs observed
+    active (a lower bound of alive) and, with simulated ground truth, the true share alive."""
     order = np.argsort(p_alive, kind="stable")
     return [{"group": i + 1, "customers": int(len(idx)), "predicted_p_alive": float(p_alive[idx].mean()),
-             "observed_active": float(active[idx].mean())}
+             "observed_active": float(active[idx].mean()),
+             **({} if truth is None else {"true_alive": float(truth[idx].mean())})}
             for i, idx in enumerate(np.array_split(order, groups)) if len(idx)]
 
 
@@ -119,14 +127,14 @@ def evaluate_all(summary: pd.DataFrame, horizon: float, *, learn: np.ndarray | N
             money = pred * value if value is not None else None
             entry.update(_orders_money(pred, y, money, v if v is not None else y))
             entry["mae"] = entry["orders"]["mae"]
-            entry["calibration"] = calibration_deciles(p_alive, y > 0)
+            entry["calibration"] = calibration_deciles(p_alive, y > 0, truth=truth)
             entry["auc_p_alive"] = None if truth is None else auc(truth, p_alive)
             band = intervals(family, fit, spend if spend_ok else None, horizon, x, t_x, T, m if spend_ok else None,
                              level=level, draws=draws, seed=seed)
             if band.get("draws"):
-                entry["coverage"] = {"orders": float(np.mean((band["expected_low"] <= y) & (y <= band["expected_high"])))}
-                if "clv_low" in band and v is not None:
-                    entry["coverage"]["money"] = float(np.mean((band["clv_low"] <= v) & (v <= band["clv_high"])))
+                entry["coverage"] = _coverage(band, predictive_intervals(
+                    family, fit, spend if spend_ok else None, horizon, x, t_x, T, m if spend_ok else None,
+                    level=level, draws=draws, seed=seed), y, v)
             entry["_pred"] = pred
         models[name] = entry
     naive_orders, naive_money = naive_rate(x, T, m, horizon)
@@ -146,6 +154,7 @@ def evaluate_all(summary: pd.DataFrame, horizon: float, *, learn: np.ndarray | N
         "customers": int(len(x)), "excluded_invalid": checked.n_invalid, "invalid": checked.as_dict(),
         "excluded_by_fit_filter": n_filtered, "horizon": float(horizon), "models": models, "baselines": baselines,
         "chosen": chosen, "chosen_reason": reason, "gamma_gamma": spend.as_dict() if spend else None,
+        "coverage_note": coverage_note(level), "interval_level": level, "interval_draws": draws,
         # the chosen model next to the naive baseline, in the shape the dashboard reads
         "fit": best.get("fit") or {"model": chosen, "converged": False, "params": None},
         "message": best.get("message", reason),
@@ -162,6 +171,34 @@ def evaluate_all(summary: pd.DataFrame, horizon: float, *, learn: np.ndarray | N
         "by_frequency": _by_frequency(x, y, naive_orders, preds.get(chosen or "")),
     }
     return report
+
+
+def coverage_note(level: float) -> str:
+    """The sentence a report shows next to the coverages."""
+    pct = f"{level:.0%}"
+    return (f"interval coverage is the share of customers whose holdout orders (revenue) fall inside the {pct} "
+            "interval of their expected value — parameter uncertainty only, so it is low by design: a customer "
+            "expected to order 0.4 times orders 0 or 1, outside any interval around 0.4. Predictive coverage uses "
+            f"the {pct} interval of the customer's actual holdout orders (revenue) under the model, parameter "
+            "uncertainty included. Counts are whole numbers, most of them 0, so such an interval holds more than "
+            f"{pct} of the model's own draws: the model's claim is shown beside it. A right model's coverage matches "
+            "its claim; an overconfident one falls short.")
+
+
+def _coverage(band: dict[str, Any], pred: dict[str, Any], y: np.ndarray, v: np.ndarray | None) -> dict[str, float]:
+    """Shares of customers inside each interval (expectation and predictive; orders and money)."""
+    def inside(lo: np.ndarray, hi: np.ndarray, actual: np.ndarray) -> float:
+        return float(np.mean((lo <= actual) & (actual <= hi)))
+    out = {"orders": inside(band["expected_low"], band["expected_high"], y)}
+    if "clv_low" in band and v is not None:
+        out["money"] = inside(band["clv_low"], band["clv_high"], v)
+    if pred.get("draws"):
+        out["orders_predictive"] = inside(pred["orders_low"], pred["orders_high"], y)
+        out["orders_predictive_claimed"] = pred["orders_claimed"]
+        if "money_low" in pred and v is not None:
+            out["money_predictive"] = inside(pred["money_low"], pred["money_high"], v)
+            out["money_predictive_claimed"] = pred["money_claimed"]
+    return out
 
 
 def _by_frequency(x, y, naive, model, top: int = 7) -> list[dict[str, Any]]:

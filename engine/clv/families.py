@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.clv import FitResult, bgnbd, compress, mbgnbd, pareto_nbd
+from engine.clv.purchase import discounted
 from engine.clv.validation import arrays, require_valid
 
 
@@ -48,6 +49,10 @@ class Family:
     def growth(self, params: Any, t, x, T) -> np.ndarray:
         return self.module.growth(params, t, x, T)
 
+    def future_if_alive(self, params: Any, t: float, x, T, rng: np.random.Generator) -> np.ndarray:
+        """One draw of each customer's purchases over ``t`` given alive at ``T`` (predictive intervals)."""
+        return self.module.future_if_alive(params, t, x, T, rng)
+
     def p_alive_for(self, x, t_x, T):
         """``params -> P(alive)`` for the given rows, validated once (for repeated scoring)."""
         x, t_x, T = require_valid(*arrays(x, t_x, T))
@@ -66,23 +71,10 @@ FAMILIES: dict[str, Family] = {
 
 def discounted_growth(family: Family, params: Any, t: float, x, T, annual_rate: float,
                       days_per_unit: float = 1.0, step_days: float = 365.25 / 12) -> np.ndarray:
-    """``growth`` with each future purchase discounted at ``annual_rate`` a year.
-
-    The horizon is cut into ``K = max(1, round(t_days / step_days))`` equal steps (monthly by
-    default); the purchases expected in step ``k``, ``growth(t_k) - growth(t_{k-1})``, are
-    discounted from the step's end, ``(1 + annual_rate)^-(t_k in days / 365.25)`` (the usual
-    discrete approximation of DERT). Times P(alive): the discounted number of purchases.
-    """
+    """``growth`` with each future purchase discounted at ``annual_rate`` a year, in monthly steps
+    by default (:func:`engine.clv.purchase.discounted`). Times P(alive): the discounted number of purchases."""
     x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
-    t_days = float(t) * days_per_unit
-    steps = max(1, int(round(t_days / step_days)))
-    total = np.zeros(np.broadcast(x, T).shape)
-    previous = np.zeros_like(total)
-    for k in range(1, steps + 1):
-        current = family.growth(params, float(t) * k / steps, x, T)
-        total += (current - previous) * (1.0 + annual_rate) ** (-(t_days * k / steps) / 365.25)
-        previous = current
-    return total
+    return discounted(lambda tt: family.growth(params, tt, x, T), t, annual_rate, days_per_unit, step_days)
 
 
 def score(family: Family, params: Any, horizon: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *,

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from engine.clv import FitResult, compress, minimize_log, skipped
-from engine.clv.validation import check_params
-from engine.errors import InvalidSummaryError
+from engine.clv import FitResult, compress, minimize_log, skipped, wsum
+from engine.clv.purchase import ModelParams
+from engine.clv.validation import check_params, refuse
 
 # influence warning: dropping the most influential 0.1% of customers (1 to 100) moves a parameter by > 25%
 INFLUENTIAL_SHARE = 0.001
@@ -32,17 +32,12 @@ NAMES = ("p", "q", "gamma")
 
 
 @dataclass(frozen=True)
-class GammaGammaParams:
+class GammaGammaParams(ModelParams):
     """``z ~ Gamma(p, ν)`` per transaction, ``ν ~ Gamma(q, γ)`` across customers."""
 
     p: float
     q: float
     gamma: float
-
-    @classmethod
-    def from_dict(cls, values: dict[str, float]) -> "GammaGammaParams":
-        """From a fit's ``params`` mapping."""
-        return cls(*(float(values[n]) for n in NAMES))
 
     @property
     def population_mean(self) -> float:
@@ -58,8 +53,8 @@ class _Data:
         self.wx = np.bincount(inverse.ravel(), weights=w, minlength=len(self.xs))
         self.x, self.m, self.w = x, m, w
         self.log_m = np.log(m)
-        self.sum_w_x_log_m = float(w @ (x * self.log_m))
-        self.sum_w_log_m = float(w @ self.log_m)
+        self.sum_w_x_log_m = wsum(w, x * self.log_m)
+        self.sum_w_log_m = wsum(w, self.log_m)
         self.total = float(w.sum())
 
 
@@ -74,12 +69,12 @@ def _neg_ll_and_grad(theta: np.ndarray, d: _Data) -> tuple[float, np.ndarray]:
     f = gammaln(px + q) - gammaln(px) - gammaln(q) + px * np.log(xs)
     log_den = np.log(g + d.x * d.m)
     coef = p * d.x + q
-    ll = (float(wx @ f) + d.total * q * np.log(g) + p * d.sum_w_x_log_m - d.sum_w_log_m
-          - float(d.w @ (coef * log_den)))
+    ll = (wsum(wx, f) + d.total * q * np.log(g) + p * d.sum_w_x_log_m - d.sum_w_log_m
+          - wsum(d.w, coef * log_den))
     psi_pxq = digamma(px + q)
-    g_p = float(wx @ (xs * (psi_pxq - digamma(px) + np.log(xs)))) + d.sum_w_x_log_m - float(d.w @ (d.x * log_den))
-    g_q = float(wx @ (psi_pxq - digamma(q))) + d.total * np.log(g) - float(d.w @ log_den)
-    g_g = d.total * q / g - float(d.w @ (coef / (g + d.x * d.m)))
+    g_p = wsum(wx, xs * (psi_pxq - digamma(px) + np.log(xs))) + d.sum_w_x_log_m - wsum(d.w, d.x * log_den)
+    g_q = wsum(wx, psi_pxq - digamma(q)) + d.total * np.log(g) - wsum(d.w, log_den)
+    g_g = d.total * q / g - wsum(d.w, coef / (g + d.x * d.m))
     return -ll, -np.array([g_p * p, g_q * q, g_g * g])
 
 
@@ -121,7 +116,7 @@ def fit(x, m, weights=None, *, min_customers: int = 1, max_iterations: int = 100
     (x, m), w = compress(x, m, weights=w)
     data = _Data(x, m, w)
     if start is None:
-        mean_m = float(w @ m) / n
+        mean_m = wsum(w, m) / n
         start = GammaGammaParams(1.0, 2.0, mean_m)  # population mean pγ/(q-1) = the sample mean
     result = minimize_log(lambda th: _neg_ll_and_grad(th, data), [start.p, start.q, start.gamma], NAMES,
                           total_weight=n, model="gamma_gamma", max_iterations=max_iterations,
@@ -199,9 +194,9 @@ def influence(result: FitResult, x: np.ndarray, m: np.ndarray, w: np.ndarray) ->
 def _weighted_corr(x: np.ndarray, m: np.ndarray, w: np.ndarray) -> float | None:
     if len(x) < 2:
         return None
-    mx, mm = (w @ x) / w.sum(), (w @ m) / w.sum()
-    cov = w @ ((x - mx) * (m - mm))
-    var = (w @ (x - mx) ** 2) * (w @ (m - mm) ** 2)
+    mx, mm = wsum(w, x) / w.sum(), wsum(w, m) / w.sum()
+    cov = wsum(w, (x - mx) * (m - mm))
+    var = wsum(w, (x - mx) ** 2) * wsum(w, (m - mm) ** 2)
     return float(cov / np.sqrt(var)) if var > 0 else None
 
 
@@ -216,14 +211,26 @@ def conditional_expected_value(params: GammaGammaParams, x, m) -> np.ndarray:
     x, m = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(m, dtype=float))
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(x) | (x < 0) | (x != np.round(x)) | ((x > 0) & np.isfinite(m) & (m < 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad.ravel())[0])
-        raise InvalidSummaryError(f"{int(bad.sum()):,} invalid spend row(s): frequency must be a whole number "
-                                  f">= 0 and mean spend not negative (e.g. x={x.ravel()[i]}, m={m.ravel()[i]})")
+    refuse(bad, "invalid spend row(s): frequency must be a whole number >= 0 and mean spend not negative", x=x, m=m)
     own = usable(x, m)
     with np.errstate(all="ignore"):
         value = params.p * (params.gamma + x * m) / (params.p * x + params.q - 1.0)
     return np.where(own, value, params.population_mean)
+
+
+def future_spend(params: GammaGammaParams, x: np.ndarray, m: np.ndarray, counts: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """One draw of the total spent on ``counts`` future transactions, given each customer's history.
+
+    The history ``x`` transactions of mean ``m̄`` makes ``ν ~ Gamma(q + px, γ + x m̄)`` (the
+    population's ``Gamma(q, γ)`` without a usable spend); a sum of ``n`` values ``Gamma(p, ν)`` is
+    ``Gamma(pn, ν)`` (0 when ``n = 0``). Its mean is ``n`` × :func:`conditional_expected_value`.
+    """
+    own = usable(x, m)
+    xs, ms = np.where(own, x, 0.0), np.where(own, m, 0.0)
+    nu = rng.gamma(params.q + params.p * xs, 1.0 / (params.gamma + xs * ms))
+    n = np.asarray(counts, dtype=float)
+    return np.where(n > 0, rng.gamma(params.p * np.maximum(n, 1.0), 1.0 / nu), 0.0)
 
 
 def simulate(params: GammaGammaParams, x, seed: int | None = None) -> np.ndarray:

@@ -21,91 +21,45 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaln, digamma, expit, gammaln
+from scipy.special import expit
 
-from engine.clv import FitResult, bgnbd, compress, minimize_log, skipped
+from engine.clv import FitResult, bgnbd
+from engine.clv.purchase import fit_family
 from engine.clv.validation import arrays, check_params, require_valid
 
 NAMES = ("r", "alpha", "a", "b")
 
 
 @dataclass(frozen=True)
-class MbgNbdParams:
-    """``λ ~ Gamma(r, α)``, dropout probability after each purchase ``p ~ Beta(a, b)``."""
-
-    r: float
-    alpha: float
-    a: float
-    b: float
-
-    @classmethod
-    def from_dict(cls, values: dict[str, float]) -> "MbgNbdParams":
-        """From a fit's ``params`` mapping."""
-        return cls(*(float(values[n]) for n in NAMES))
+class MbgNbdParams(bgnbd.BgNbdParams):
+    """``λ ~ Gamma(r, α)``, dropout probability after each purchase ``p ~ Beta(a, b)`` (BG/NBD's fields)."""
 
 
-class _Data:
+class _Data(bgnbd._Data):
+    """BG/NBD's layout with the dropout term on every row (a one-time buyer may be gone)."""
+
     def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray):
-        self.xs, inverse = np.unique(x, return_inverse=True)
-        self.wx = np.bincount(inverse.ravel(), weights=w, minlength=len(self.xs))
-        self.x, self.t_x, self.T, self.w = x, t_x, T, w
-        self.total = float(w.sum())
+        super().__init__(x, t_x, T, w, all_can_drop=True)
 
 
 def _neg_ll_and_grad(theta: np.ndarray, d: _Data) -> tuple[float, np.ndarray]:
-    """``-LL`` and its exact gradient in ``log(r, α, a, b)``."""
-    r, alpha, a, b = np.exp(theta)
-    xs, wx = d.xs, d.wx
-    f = gammaln(r + xs) - gammaln(r) + r * np.log(alpha) + betaln(a, b + xs + 1.0) - betaln(a, b)
-    ll = float(wx @ f)
-    g_r = float(wx @ (digamma(r + xs) - digamma(r) + np.log(alpha)))
-    g_alpha = d.total * r / alpha
-    psi = digamma(a + b + xs + 1.0)
-    g_a = float(wx @ (digamma(a + b) - psi))
-    g_b = float(wx @ (digamma(b + xs + 1.0) - psi - digamma(b) + digamma(a + b)))
-    x, w = d.x, d.w
-    log_T, log_tx = np.log(alpha + d.T), np.log(alpha + d.t_x)
-    rx = r + x
-    diff = np.log(a) - np.log(b + x) + rx * (log_T - log_tx)  # ln of the second term over the first
-    ll += float(w @ (-rx * log_T + np.logaddexp(0.0, diff)))
-    w4 = expit(diff)
-    w3 = 1.0 - w4
-    g_r -= float(w @ (w3 * log_T + w4 * log_tx))
-    g_alpha -= float(w @ (rx * (w3 / (alpha + d.T) + w4 / (alpha + d.t_x))))
-    g_a += float(w @ w4) / a
-    g_b -= float(w @ (w4 / (b + x)))
-    return -ll, -np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
+    """``-LL`` and its exact gradient in ``log(r, α, a, b)``: BG/NBD's with ``b + x`` for ``b + x - 1``."""
+    return bgnbd._neg_ll_and_grad(theta, d, shift=1.0)
 
 
 def log_likelihood(params: MbgNbdParams, x, t_x, T, weights=None) -> float:
     """The total MBG/NBD log-likelihood of (optionally weighted) summary rows."""
     x, t_x, T = require_valid(*arrays(x, t_x, T))
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    theta = np.log([params.r, params.alpha, params.a, params.b])
-    return -_neg_ll_and_grad(theta, _Data(x, t_x, T, w))[0]
+    return -_neg_ll_and_grad(np.log(params.values()), _Data(x, t_x, T, w))[0]
 
 
 def fit(x, t_x, T, weights=None, *, min_repeat_customers: int = 1, max_iterations: int = 1000,
         start: MbgNbdParams | None = None) -> FitResult:
     """Maximum-likelihood MBG/NBD parameters (same contract as :func:`engine.clv.bgnbd.fit`)."""
-    x, t_x, T = require_valid(*arrays(x, t_x, T))
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    keep = w > 0
-    (x, t_x, T), w = compress(x[keep], t_x[keep], T[keep], weights=w[keep])
-    n, n_repeat = float(w.sum()), float(w[x > 0].sum())
-    if n_repeat < max(min_repeat_customers, 1):
-        return skipped("mbgnbd", f"too little data: {n_repeat:,.0f} repeat customer(s) of {n:,.0f} "
-                                 f"(the minimum is {max(min_repeat_customers, 1):,})",
-                       n_customers=int(n), n_rows=len(x), n_repeat=int(n_repeat))
-    data = _Data(x, t_x, T, w)
-    if start is None:
-        rate = max(float(w @ x) / max(float(w @ T), 1e-12), 1e-9)
-        start = MbgNbdParams(1.0, 1.0 / rate, 1.0, 1.0)
-    result = minimize_log(lambda th: _neg_ll_and_grad(th, data), [start.r, start.alpha, start.a, start.b], NAMES,
-                          total_weight=n, model="mbgnbd", max_iterations=max_iterations,
-                          n_customers=int(n), n_rows=len(x))
-    result.extra["n_repeat"] = int(n_repeat)
-    return result
+    return fit_family("mbgnbd", x, t_x, T, weights, names=NAMES, make_data=_Data, neg_ll_and_grad=_neg_ll_and_grad,
+                      start=start, default_start=bgnbd.start_guess, min_repeat_customers=min_repeat_customers,
+                      max_iterations=max_iterations)
 
 
 def p_alive(params: MbgNbdParams, x, t_x, T) -> np.ndarray:
@@ -117,15 +71,20 @@ def p_alive(params: MbgNbdParams, x, t_x, T) -> np.ndarray:
 def _p_alive(params: MbgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
     """:func:`p_alive` on rows already validated."""
     check_params(params)
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    log_odds_dead = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
-    return expit(-log_odds_dead)
+    return expit(-bgnbd.log_odds_dead(params, x, t_x, T, shift=1.0))
 
 
 def growth(params: MbgNbdParams, t, x, T) -> np.ndarray:
     """E[Y(t) | x, t_x, T] / P(alive): BG/NBD's :func:`engine.clv.bgnbd.growth` with ``b + 1``."""
     check_params(params)
     return bgnbd.growth(bgnbd.BgNbdParams(params.r, params.alpha, params.a, params.b + 1.0), t, x, T)
+
+
+def future_if_alive(params: MbgNbdParams, t: float, x: np.ndarray, T: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """One draw of the purchases in ``(T, T+t]`` of customers alive at ``T``: BG/NBD's with
+    ``p ~ Beta(a, b+x+1)`` (the first purchase was survived too)."""
+    return bgnbd.future_if_alive(params, t, x, T, rng, shift=1.0)
 
 
 def expected_purchases(params: MbgNbdParams, t) -> np.ndarray:

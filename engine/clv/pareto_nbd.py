@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from engine.clv import FitResult, compress, minimize_log, skipped
+from engine.clv import FitResult, compress, wsum
+from engine.clv.purchase import ModelParams, fit_family, repeat_rate
 from engine.clv.validation import arrays, check_horizon, check_params, check_x_T, require_valid
 
 NAMES = ("r", "alpha", "s", "beta")
@@ -42,18 +43,13 @@ _TOL = 1e-16
 
 
 @dataclass(frozen=True)
-class ParetoNbdParams:
+class ParetoNbdParams(ModelParams):
     """``λ ~ Gamma(r, α)`` (purchase rate), ``μ ~ Gamma(s, β)`` (dropout rate)."""
 
     r: float
     alpha: float
     s: float
     beta: float
-
-    @classmethod
-    def from_dict(cls, values: dict[str, float]) -> "ParetoNbdParams":
-        """From a fit's ``params`` mapping."""
-        return cls(*(float(values[n]) for n in NAMES))
 
 
 def hyp2f1_one(A: np.ndarray, C: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -102,6 +98,38 @@ def hyp2f1_one(A: np.ndarray, C: np.ndarray, z: np.ndarray) -> tuple[np.ndarray,
     return tuple(v.reshape(shape) for v in (S, dA, dC, dz))
 
 
+def hyp2f1_value(A: np.ndarray, C: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``2F1(A, 1; C; z)`` alone: :func:`hyp2f1_one`'s series and stopping rule term for term
+    (the same values), without the derivative sums. Rows that have converged add nothing more
+    and are dropped from the arrays only once a quarter of them have (compaction is the cost)."""
+    A, C, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (A, C, z)))
+    shape = A.shape
+    A, C, z = A.ravel(), C.ravel(), z.ravel()
+    out = np.ones(A.size)
+    far = z > _SERIES_MAX_Z
+    if far.any():
+        out[far] = hyp2f1(A[far], 1.0, C[far], z[far])
+    idx = np.flatnonzero(~far)
+    a, c, zz = A[idx], C[idx], z[idx]
+    S, term = np.ones(idx.size), np.ones(idx.size)
+    for k in range(1, _MAX_TERMS + 1):
+        if idx.size == 0:
+            break
+        base = term * ((a + k - 1) / (c + k - 1))
+        term = base * zz
+        S += term
+        going = (base > _TOL * S) & (zz > 0)
+        n_going = int(np.count_nonzero(going))
+        if n_going < 0.75 * going.size:
+            out[idx[~going]] = S[~going]
+            idx, S, term, a, c, zz = (v[going] for v in (idx, S, term, a, c, zz))
+        elif n_going < going.size:
+            term = np.where(going, term, 0.0)
+    else:
+        raise ArithmeticError(f"2F1(A, 1; C; z) did not converge in {_MAX_TERMS} terms")
+    return out.reshape(shape)
+
+
 def log_F(r: float, alpha: float, s: float, beta: float, x: np.ndarray, t: np.ndarray,
           grad: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """``ln F(t)`` (see the module docstring) and its gradient in ``(r, α, s, β)`` (rows × 4)."""
@@ -113,10 +141,10 @@ def log_F(r: float, alpha: float, s: float, beta: float, x: np.ndarray, t: np.nd
         pM, pm, M, m = b, a, beta, alpha
     LM, Lm = np.log(M + t), np.log(m + t)
     z = (M - m) / (M + t)
+    if not grad:  # the value alone: the series without its three derivative sums (scoring, intervals)
+        return -pM * LM - (pm - 1.0) * Lm - np.log(c1) + np.log(hyp2f1_value(pM, pM + pm, z)), None
     H, dA, dC, dz = hyp2f1_one(pM, pM + pm, z)
     value = -pM * LM - (pm - 1.0) * Lm - np.log(c1) + np.log(H)
-    if not grad:
-        return value, None
     hA, hC, hz = dA / H, dC / H, dz / H
     d_pM = -LM - 1.0 / c1 + hA + hC       # ∂/∂p_M (p_M enters A and C)
     d_pm = -Lm - 1.0 / c1 + hC            # ∂/∂p_m (enters C)
@@ -169,16 +197,20 @@ def _terms(theta: np.ndarray, d: _Data, grad: bool = True):
 
 def _neg_ll_and_grad(theta: np.ndarray, d: _Data) -> tuple[float, np.ndarray]:
     ll, g, _ = _terms(theta, d)
-    return -float(d.w @ ll), -(d.w @ g)
+    return -wsum(d.w, ll), -(wsum(d.w, g))
 
 
 def log_likelihood(params: ParetoNbdParams, x, t_x, T, weights=None) -> float:
     """The total Pareto/NBD log-likelihood of (optionally weighted) summary rows."""
     x, t_x, T = require_valid(*arrays(x, t_x, T))
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    theta = np.log([params.r, params.alpha, params.s, params.beta])
-    ll, _, _ = _terms(theta, _Data(x, t_x, T, w), grad=False)
-    return float(w @ ll)
+    ll, _, _ = _terms(np.log(params.values()), _Data(x, t_x, T, w), grad=False)
+    return wsum(w, ll)
+
+
+def _start(x: np.ndarray, T: np.ndarray, w: np.ndarray) -> list[float]:
+    """r = 1, α from the mean repeat rate; s = 1, β the mean observation time."""
+    return [1.0, 1.0 / repeat_rate(x, T, w), 1.0, max(wsum(w, T) / float(w.sum()), 1.0)]
 
 
 def fit(x, t_x, T, weights=None, *, min_repeat_customers: int = 1, max_iterations: int = 1000,
@@ -187,24 +219,9 @@ def fit(x, t_x, T, weights=None, *, min_repeat_customers: int = 1, max_iteration
 
     The caller passes valid rows only (:func:`engine.clv.validation.screen` says which are not).
     """
-    x, t_x, T = require_valid(*arrays(x, t_x, T))
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    keep = w > 0
-    (x, t_x, T), w = compress(x[keep], t_x[keep], T[keep], weights=w[keep])
-    n, n_repeat = float(w.sum()), float(w[x > 0].sum())
-    if n_repeat < max(min_repeat_customers, 1):
-        return skipped("pareto_nbd", f"too little data: {n_repeat:,.0f} repeat customer(s) of {n:,.0f} "
-                                     f"(the minimum is {max(min_repeat_customers, 1):,})",
-                       n_customers=int(n), n_rows=len(x), n_repeat=int(n_repeat))
-    data = _Data(x, t_x, T, w)
-    if start is None:
-        rate = max(float(w @ x) / max(float(w @ T), 1e-12), 1e-9)
-        start = ParetoNbdParams(1.0, 1.0 / rate, 1.0, max(float(w @ T) / n, 1.0))
-    result = minimize_log(lambda th: _neg_ll_and_grad(th, data), [start.r, start.alpha, start.s, start.beta],
-                          NAMES, total_weight=n, model="pareto_nbd", max_iterations=max_iterations,
-                          n_customers=int(n), n_rows=len(x))
-    result.extra["n_repeat"] = int(n_repeat)
-    return result
+    return fit_family("pareto_nbd", x, t_x, T, weights, names=NAMES, make_data=_Data,
+                      neg_ll_and_grad=_neg_ll_and_grad, start=start, default_start=_start,
+                      min_repeat_customers=min_repeat_customers, max_iterations=max_iterations)
 
 
 def p_alive(params: ParetoNbdParams, x, t_x, T) -> np.ndarray:
@@ -222,10 +239,22 @@ def prepare_p_alive(x: np.ndarray, t_x: np.ndarray, T: np.ndarray):
 
     def score(params: ParetoNbdParams) -> np.ndarray:
         check_params(params)
-        theta = np.log([params.r, params.alpha, params.s, params.beta])
-        _, _, diff = _terms(theta, data, grad=False)
-        return expit(diff)[inverse].reshape(shape)
+        return expit(_log_odds_alive(params, data))[inverse].reshape(shape)
     return score
+
+
+def _log_odds_alive(params: ParetoNbdParams, d: _Data) -> np.ndarray:
+    """``l1 - l2`` of :func:`_terms` (ln of alive-at-T's share over gone-before-T's), without the
+    factor both share: what P(alive) needs, at a fraction of the likelihood's cost."""
+    r, alpha, s, beta = params.values()
+    x, T = d.x, d.T
+    lF, _ = log_F(r, alpha, s, beta, d.px, d.pt, grad=False)
+    lF_tx, lF_T = lF[d.i_tx], lF[d.i_T]
+    l1 = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    e = np.where(d.same, 1.0, np.exp(np.minimum(lF_T - lF_tx, 0.0)))
+    with np.errstate(divide="ignore"):
+        l2 = np.where(d.same, -np.inf, np.log(s) + lF_tx + np.log1p(-e))
+    return l1 - l2
 
 
 def growth(params: ParetoNbdParams, t, x, T) -> np.ndarray:
@@ -254,6 +283,22 @@ def conditional_expected_purchases(params: ParetoNbdParams, t, x, t_x, T) -> np.
     """E[Y(t) | x, t_x, T]: P(alive) × :func:`growth`."""
     x, t_x, T = arrays(x, t_x, T)
     return p_alive(params, x, t_x, T) * growth(params, t, x, T)
+
+
+def future_if_alive(params: ParetoNbdParams, t: float, x: np.ndarray, T: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """One draw of the purchases in ``(T, T+t]`` of customers alive at ``T`` (the predictive
+    distribution behind :func:`growth`).
+
+    Given alive at ``T`` the history's likelihood is ``λ^x e^(-λT) · e^(-μT)``, so
+    ``λ ~ Gamma(r+x, α+T)`` and ``μ ~ Gamma(s, β+T)``, independently; the remaining lifetime is
+    exponential with rate ``μ`` (memoryless) and the count ``Poisson(λ · min(lifetime, t))``.
+    """
+    r, alpha, s, beta = params.values()
+    lam = rng.gamma(r + x, 1.0 / (alpha + T))
+    mu = rng.gamma(s, 1.0 / (beta + T))
+    life = rng.exponential(1.0 / mu)
+    return rng.poisson(lam * np.minimum(life, t)).astype(float)
 
 
 def simulate(params: ParetoNbdParams, T, holdout: float = 0.0, seed: int | None = None) -> dict[str, np.ndarray]:

@@ -117,18 +117,22 @@ def check_horizon(t: Any) -> np.ndarray:
     return t
 
 
+def refuse(bad: np.ndarray, what: str, **columns: np.ndarray) -> None:
+    """:class:`InvalidSummaryError` with the count of ``bad`` rows and the first one's values."""
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        example = ", ".join(f"{k}={v.ravel()[i]}" for k, v in columns.items())
+        raise InvalidSummaryError(f"{int(bad.sum()):,} {what} (e.g. {example})")
+
+
 def check_spend(x, m) -> tuple[np.ndarray, np.ndarray]:
     """Gamma-Gamma inputs: whole ``x >= 0``; ``m̄`` positive and finite wherever ``x > 0``."""
     x, m = np.broadcast_arrays(*arrays(x, m))
     with np.errstate(invalid="ignore"):
         bad_x = ~np.isfinite(x) | (x < 0) | (x != np.round(x))
         bad_m = (x > 0) & ~(np.isfinite(m) & (m > 0))
-    for mask, what in ((bad_x, "frequency must be a whole number >= 0"),
-                       (bad_m, "mean spend must be positive and finite for customers with repeats")):
-        if mask.any():
-            i = int(np.flatnonzero(mask.ravel())[0])
-            raise InvalidSummaryError(f"{int(mask.sum()):,} invalid spend row(s): {what} "
-                                      f"(e.g. x={x.ravel()[i]}, m={m.ravel()[i]})")
+    refuse(bad_x, "invalid spend row(s): frequency must be a whole number >= 0", x=x, m=m)
+    refuse(bad_m, "invalid spend row(s): mean spend must be positive and finite for customers with repeats", x=x, m=m)
     return x, m
 
 
@@ -137,8 +141,5 @@ def check_x_T(x, T) -> tuple[np.ndarray, np.ndarray]:
     x, T = np.broadcast_arrays(*arrays(x, T))
     with np.errstate(invalid="ignore"):
         bad = ~(np.isfinite(x) & np.isfinite(T)) | (x < 0) | (T < 0) | (x != np.round(x))
-    if bad.any():
-        i = int(np.flatnonzero(bad.ravel())[0])
-        raise InvalidSummaryError(f"{int(bad.sum()):,} invalid (x, T) row(s): x must be a whole number >= 0 and "
-                                  f"T >= 0, both finite (e.g. x={x.ravel()[i]}, T={T.ravel()[i]})")
+    refuse(bad, "invalid (x, T) row(s): x must be a whole number >= 0 and T >= 0, both finite", x=x, T=T)
     return x, T

@@ -372,5 +372,6 @@ def clv_model(step: Any, frame: Frame | None, scope: "SpecScope") -> Frame | Non
     check_names(scope, frame, names, ("columns",))
     origin = _sources(frame, names)
     out = dict(frame)
-    out.update({name: Col("double", origin, f"clv_model {role}") for role, name in step.output_columns.items()})
+    out.update({name: Col("string" if role == "model" else "double", origin, f"clv_model {role}")
+                for role, name in step.output_columns.items()})  # the model's name, then numbers
     return out

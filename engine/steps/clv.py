@@ -26,7 +26,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from engine.clv import FitResult, gamma_gamma, selection, skipped, summary_line
+from engine.clv import FitResult, gamma_gamma, selection, skipped, summary_line, wsum
 from engine.clv.families import FAMILIES, Family, score
 from engine.clv.intervals import intervals
 from engine.clv.validation import screen
@@ -117,8 +117,14 @@ def run_clv_model(step: ClvModelStep, frame: DataFrame, ctx: StepContext) -> Dat
     weights = rows["n"].to_numpy(dtype=float)
     checked = screen(xs, txs, Ts, weights)
     ok = checked.valid
-    learnt = rows["learn"].to_numpy(dtype=bool) & ok & ~checked.zero_T
+    learn = rows["learn"].to_numpy(dtype=bool)
+    learnt = learn & ok & ~checked.zero_T
     fit_w = np.where(learnt, weights, 0.0)  # zero weight: scored, not learnt from
+    # every customer the fit does not learn from, by reason (invalid ones are not scored either)
+    excluded = {"invalid summary (not scored)": checked.n_invalid,
+                f"fit_filter ({step.fit_filter})": int(weights[ok & ~learn].sum()) if step.fit_filter else 0,
+                "T = 0 (first order on the as-of date: scored, no information to learn from)":
+                    int(weights[ok & learn & checked.zero_T].sum())}
     ctx.rules.append(RuleOutcome(step=ctx.step_label, rule="valid_clv_summary", kind="clv_summary", action="warn",
                                  known_checked=int(weights.sum()), known_failed=checked.n_invalid))
 
@@ -140,6 +146,7 @@ def run_clv_model(step: ClvModelStep, frame: DataFrame, ctx: StepContext) -> Dat
         "columns": outputs, "customers": int(weights.sum()), "invalid_customers": checked.n_invalid,
         "invalid": checked.as_dict(), "zero_T_customers": int(weights[checked.zero_T].sum()),
         "fit_filter": step.fit_filter, "excluded_from_fit": int(weights[ok].sum() - fit_w.sum()),
+        "exclusions": {k: v for k, v in excluded.items() if v},
         "purchase_model": purchase.as_dict(), "gamma_gamma": spend.as_dict() if spend else None,
     }
     report["warnings"] = [w for w in ([checked.message()] if checked.n_invalid else [])
@@ -189,9 +196,12 @@ def _score_table(step: ClvModelStep, family: Family, purchase: FitResult, spend:
     if spend_ok:
         value = gamma_gamma.conditional_expected_value(gamma_gamma.GammaGammaParams.from_dict(spend.params), x, m)
         out["v"], out["clv"] = value, _clean(s["discounted"]) * value
-    band = intervals(family, purchase, spend if spend_ok else None, step.horizon_in_time_unit, x, t_x, T,
-                     m if spend_ok else None, discount_ratio=s["discount_ratio"], level=step.intervals.level,
-                     draws=step.intervals.draws, seed=step.intervals.seed)
+    try:
+        band = intervals(family, purchase, spend if spend_ok else None, step.horizon_in_time_unit, x, t_x, T,
+                         m if spend_ok else None, discount_ratio=s["discount_ratio"], level=step.intervals.level,
+                         draws=step.intervals.draws, seed=step.intervals.seed, weights=w)
+    except Exception as exc:  # noqa: BLE001 - like a fit: numerical trouble leaves the columns null, with why
+        band = {"draws": 0, "note": f"the intervals failed: {type(exc).__name__}: {exc}"}
     if band.get("draws"):
         out["e_lo"], out["e_hi"] = band["expected_low"], band["expected_high"]
         if "clv_low" in band:
@@ -200,10 +210,11 @@ def _score_table(step: ClvModelStep, family: Family, purchase: FitResult, spend:
     report["scoring"] = {
         "distinct_rows": int(len(x)), "distinct_x_T": int(s["growth_pairs"]),
         "customers_not_scored": int(w[~finite].sum()),
-        "mean_p_alive": float(w @ s["p_alive"] / w.sum()) if w.sum() else None,
-        "mean_p_alive_one_time_buyers": (float(w[x == 0] @ s["p_alive"][x == 0] / w[x == 0].sum())
+        "mean_p_alive": float(wsum(w, s["p_alive"]) / w.sum()) if w.sum() else None,
+        "mean_p_alive_one_time_buyers": (float(wsum(w[x == 0], s["p_alive"][x == 0]) / w[x == 0].sum())
                                          if w[x == 0].sum() else None),
-        "expected_orders_total": float(w[finite] @ out["e"][finite]),
+        "expected_orders_total": wsum(w[finite], out["e"][finite]),
+        "predicted_clv_total": wsum(w[finite], out["clv"][finite]) if "clv" in out else None,
         "intervals": {k: v for k, v in band.items() if not isinstance(v, np.ndarray)},
     }
     for name, values in out.items():

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.special import hyp2f1
 
@@ -20,17 +19,6 @@ from engine.errors import InvalidSummaryError
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "clv"
 REF = json.loads((CASES / "reference_values.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    return pd.read_csv(CASES / "cdnow_summary.csv")
-
-
-@pytest.fixture(scope="module")
-def fits(cdnow):
-    x, t_x, T = (cdnow[c].to_numpy(float) for c in ("x", "t_x", "T"))
-    return {name: FAMILIES[name].fit(x, t_x, T) for name in ("mbgnbd", "pareto_nbd")}
 
 
 @pytest.mark.parametrize("name", ["mbgnbd", "pareto_nbd"])

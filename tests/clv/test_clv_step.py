@@ -133,6 +133,10 @@ def test_invalid_rows_discounting_and_units(spark, summary, tmp_path):
     x, t_x, T = good["frequency"].to_numpy(float), good["recency_days"].to_numpy(float), good["tenure_days"].to_numpy(float)
     learnt = ~good["customer"].isin(["c3", "c4", "c5"]).to_numpy()
     assert report["excluded_from_fit"] == 3 and report["purchase_model"]["n_customers"] == len(out) - 6
+    # the run record lists every customer not learnt from, by reason (and the run summary says so)
+    assert report["exclusions"] == {"invalid summary (not scored)": 3,
+                                    "fit_filter (customer NOT IN ('c3', 'c4', 'c5'))": 3}
+    assert "not learnt from: 3 invalid summary (not scored), 3 fit_filter (customer NOT IN" in report["summary"]
     refit = bgnbd.fit(x[learnt], t_x[learnt], T[learnt])
     assert report["purchase_model"]["params"] == pytest.approx(refit.params, rel=1e-9)
     bg = bgnbd.BgNbdParams.from_dict(report["purchase_model"]["params"])

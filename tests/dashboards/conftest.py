@@ -131,8 +131,8 @@ def build_warehouse(lake: Path) -> None:
                      "is_holiday": h, "is_weekend": False, "as_of": dt.date(2024, 1, 10)}
                     for d, r, c, v, n, u, b, h in SALES]
         elif table == "gold.churn_indicators":
-            rows = [{"user_id": u, "churn_status": s, "days_since_last_order": d, "revenue_last_365d": v,
-                     "overdue_ratio": o, "is_suspected_bot": False} for u, s, d, v, o in CHURN]
+            rows = [{"user_id": u, "churn_status": s, "rule_status": s, "days_since_last_order": d,
+                     "revenue_last_365d": v, "overdue_ratio": o, "is_suspected_bot": False} for u, s, d, v, o in CHURN]
         elif table == "gold.pricing_effectiveness":
             rows = [{"item_name_normalized": n, "item_category": c, "revenue": v, "zero_price_lines": z,
                      "discount_lines": dl, "has_discount_signal": h, "discount_amount": 0.0}

@@ -132,7 +132,7 @@ def test_churn_page_puts_at_risk_customers_first(warehouse_lake, use_project):
     table = next(d.value for d in at.dataframe if "user_id" in d.value.columns)
     assert list(table["churn_status"][:2]) == ["At risk", "At risk"]  # the vocabulary's label
     assert list(table["user_id"][:2]) == ["U2", "U5"]  # by overdue ratio 2.0, 1.1
-    assert got["Churned by the rule (share of customers)"] == "20.0%"  # U3 of five
+    assert got["Churned by the silence rule (share of customers)"] == "20.0%"  # U3 of five
     assert any("Why they differ" in c.value for c in at.caption)
     at.multiselect(key="churn_indicators:filter:churn_status").set_value(["active"]).run()
     got = metrics(at)

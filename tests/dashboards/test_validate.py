@@ -92,7 +92,7 @@ def test_chart_types_and_page_keys(tmp_path, capsys, old, new, message):
 
 def test_a_vocabulary_mistake_is_located(tmp_path, capsys):
     root = _copy(tmp_path)
-    line = _break(root / "vocabulary.yaml", "    label: Customer status (rule)\n", "    lable: Customer status (rule)\n")
+    line = _break(root / "vocabulary.yaml", "    label: Customer status (rule + model)\n", "    lable: Customer status (rule + model)\n")
     code, lines = _validate(root, capsys)
     assert code == 2
     assert f"error: vocabulary.yaml:{line}: unknown key 'lable' in terms.customer_status (did you mean 'label'?)" \
