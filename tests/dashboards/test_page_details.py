@@ -132,6 +132,9 @@ def test_growth_bars_show_volume_and_skip_tiny_locations(fresh_lake, use_project
     assert not any(label.startswith("Gone") for label in rows)
     # Tiny (+88% on 3 orders, below the 30-order guard) is left out of the ranking, and the page says so
     assert list(rows) == ["Mid (n=60)", "Big (n=150)"]
+    # the scatter colours by status: its legend is on (no "legend": null) and titled from the vocabulary
+    color = next(enc["color"] for enc in encodings(chart_with(at, "Location status")) if "color" in enc)
+    assert color["field"] == "color" and color.get("legend", {}) is not None and color["title"] == "Location status"
     assert any("1 group with fewer than 30 orders in the last 90 days left out of the ranking" in c.value
                for c in at.caption)
 
@@ -188,7 +191,8 @@ def test_log_axes_label_powers_of_ten(slug, warehouse_lake, use_project):
         assert not axis["format"].endswith((".0f", ",d")), axis  # a fixed-decimal format prints $0 below 0.5
         assert "~g" in axis["format"], axis
         values = axis.get("values")
-        if values:  # scatter axes carry explicit ticks: consecutive powers of ten, all labelled differently
+        assert values, axis  # explicit ticks: consecutive powers of ten covering the data, labelled differently
+        if values:
             exponents = [math.log10(v) for v in values]
             assert all(e == pytest.approx(round(e)) for e in exponents), values
             assert [round(e) for e in exponents] == list(range(round(exponents[0]), round(exponents[-1]) + 1))
