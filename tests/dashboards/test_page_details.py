@@ -260,6 +260,15 @@ def test_axis_titles_and_kpi_labels_are_human(page, warehouse_lake, use_project)
     bad = [t for t in titles if t in raw or t in ("None", "none", "null") or "_" in t
            or t.lower().replace(" ", "_") in raw and t[0].islower()]
     assert not bad, bad
+    # table headers: every mart column shown in a table carries a readable label (st.column_config)
+    unlabelled = []
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        for column in frame.value.columns:
+            label = (config.get(str(column)) or {}).get("label")
+            if column in raw and (not label or "_" in label or label == "None"):
+                unlabelled.append((column, label))
+    assert not unlabelled, unlabelled
     # the audit's example: growth_90d_pct is labelled from its description, not "Growth 90d pct"
     assert "Growth 90d pct" not in titles
 
