@@ -235,7 +235,8 @@ def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep
                      var_args=ws.var_args, default_retry=ws.project.default_retry,
                      shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets,
                      warehouse=ws.warehouse, source=ws.source, variables=dict(ws.project.variables),
-                     faults=FaultPlan.parse(list(args.inject_fault)))
+                     faults=FaultPlan.parse(list(args.inject_fault)),
+                     lock_scope="specs")  # independent specs' job runs run at the same time
     deadline = clock() + args.wait_minutes * 60
     job_run = args.JOB_RUN_ID or rid
     try:

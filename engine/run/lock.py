@@ -23,9 +23,12 @@ LOCK_FILE = "_lock.json"
 class LakeLock:
     """Exclusive lock on a lake (a local folder or an object store root); a context manager."""
 
-    def __init__(self, root: Path | ObjectStore, run_id: str, stale_after_seconds: float = 6 * 3600):
+    def __init__(self, root: Path | ObjectStore, run_id: str, stale_after_seconds: float = 6 * 3600,
+                 key: str = LOCK_FILE, what: str = ""):
         self.store: Any = LocalStore(root) if isinstance(root, Path) else root
-        self.path = self.store.location(LOCK_FILE)
+        self.key = key
+        self.what = what or f"the lake {self.store}"
+        self.path = self.store.location(key)
         self.run_id = run_id
         self.stale_after = stale_after_seconds
         self.recovered: dict | None = None
@@ -33,7 +36,7 @@ class LakeLock:
         self._mine: dict | None = None
 
     def _held_by(self) -> tuple[dict | None, str | None]:
-        blob = self.store.get(LOCK_FILE)
+        blob = self.store.get(self.key)
         if blob is None:
             return None, None
         try:
@@ -49,7 +52,7 @@ class LakeLock:
         self._mine = holder_identity(run_id=self.run_id)
         data = json.dumps(self._mine).encode("utf-8")
         for _ in range(3):
-            self._etag = self.store.put(LOCK_FILE, data, if_absent=True)
+            self._etag = self.store.put(self.key, data, if_absent=True)
             if self._etag is not None:
                 return self
             holder, etag = self._held_by()
@@ -59,10 +62,10 @@ class LakeLock:
                 self._etag = etag  # our own create landed on an earlier, retried request
                 return self
             if not self._stale(holder):
-                raise RunError(f"the lake {self.store} is locked by run {holder.get('run_id')} "
+                raise RunError(f"{self.what} is locked by run {holder.get('run_id')} "
                                f"(pid {holder.get('pid')} on {holder.get('host')}) since {holder.get('since')}; "
                                f"wait for it to finish, or remove {self.path} if that process is gone")
-            self._etag = self.store.put(LOCK_FILE, data, if_match=etag)
+            self._etag = self.store.put(self.key, data, if_match=etag)
             if self._etag is not None:
                 self.recovered = holder
                 return self
@@ -72,7 +75,7 @@ class LakeLock:
     def release(self) -> None:
         """Give the lock back, only if it is still the one this run wrote."""
         if self._etag is not None:
-            self.store.delete(LOCK_FILE, if_match=self._etag)
+            self.store.delete(self.key, if_match=self._etag)
             self._etag = None
 
     def __enter__(self) -> "LakeLock":
@@ -80,3 +83,37 @@ class LakeLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class SpecLocks:
+    """Locks on the specs a run writes (``_locks/<spec>.json``), not on the whole lake.
+
+    Why: on AWS each spec is its own Glue job run, and independent specs run at the same time
+    (the state machine's Parallel branches). With the lake-wide lock they would wait for each
+    other, billed. Specs write disjoint tables (a spec owns its table and side tables), version
+    claims and pointer swaps already keep concurrent writers of different tables apart, and
+    each job run keeps its own run record, so a lock per spec is all that must be exclusive: two
+    job runs of the SAME spec (a retry racing a worker that is not dead yet) still exclude each
+    other. Runs started by ``medallion run`` keep the lake-wide lock.
+    """
+
+    def __init__(self, root: Path | ObjectStore, run_id: str, specs: list[str], stale_after_seconds: float = 6 * 3600):
+        self.locks = [LakeLock(root, run_id, stale_after_seconds, key=f"_locks/{spec}.json", what=f"spec {spec}")
+                      for spec in sorted(set(specs))]  # one order for every run: no deadlock
+        self.recovered: dict | None = None
+
+    def __enter__(self) -> "SpecLocks":
+        taken: list[LakeLock] = []
+        try:
+            for lock in self.locks:
+                taken.append(lock.acquire())
+                self.recovered = self.recovered or lock.recovered
+        except BaseException:
+            for lock in reversed(taken):
+                lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for lock in reversed(self.locks):
+            lock.release()

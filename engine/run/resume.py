@@ -11,13 +11,15 @@ given, lake location); a resume reopens the workspace with them (command-line ``
 and so finds the run store where the failed run used it. The run record itself keeps the
 profile and every resolved variable.
 
-``MEDALLION_STATE_DIR`` moves the locators out of the project (``<dir>/runs``): for a read-only
+``MEDALLION_STATE_DIR`` moves the locators out of the project (``<dir>/projects/<key>/runs``, a
+folder per project): for a read-only
 checkout, for several people sharing one, and for the test suite, which must never write into
 the repository it tests.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -35,9 +37,13 @@ STALE_AFTER = 6 * 3600  # as the lake lock: a holder older than this is gone
 
 
 def locator_folder(project_root: Path) -> Path:
-    """Where the locators of runs started from ``project_root`` are kept."""
+    """Where the locators of runs started from ``project_root`` are kept (one folder per project
+    under ``MEDALLION_STATE_DIR``, so "the latest run" is always this project's)."""
     override = os.environ.get(STATE_DIR_VARIABLE)
-    return Path(override).expanduser() / "runs" if override else project_root / LOCATORS
+    if not override:
+        return project_root / LOCATORS
+    key = hashlib.sha256(str(Path(project_root).resolve()).encode()).hexdigest()[:16]
+    return Path(override).expanduser() / "projects" / key / "runs"
 
 
 def remember(project_root: Any, record: RunRecord, lake_root: Any) -> None:

@@ -27,7 +27,7 @@ from engine.run.failures import classify
 from engine.run.faults import FaultPlan
 from engine.run.incremental import LoadMode
 from engine.run.interrupt import InterruptGuard, RunInterrupted, spark_canceller
-from engine.run.lock import LakeLock
+from engine.run.lock import LakeLock, SpecLocks
 from engine.run.outputs import quarantine_table, read_table, written_rows  # noqa: F401 - public API
 from engine.run.record import RunRecord, RunStore, SpecRecord, new_run_id, utc_now
 from engine.run.report import Reporter
@@ -59,6 +59,7 @@ class RunContext:
     mode: LoadMode = field(default_factory=LoadMode)
     source: Any = None
     variables: dict[str, Any] = field(default_factory=dict)  # every variable of the run, resolved
+    lock_scope: str = "lake"  # "specs": lock only the specs this run writes (Glue job runs, lock.py)
 
 
 def resume_command(record: RunRecord) -> str:
@@ -93,7 +94,9 @@ def run_specs(ctx: RunContext, names: list[str], *, run_id: str | None = None,
                        variables=variables, holder=holder_identity(),
                        specs=[SpecRecord(spec=n, layer=ctx.graph.layer_of(n)) for n in names])
     ctx.lake.cli_args = cli_args(ctx)
-    with LakeLock(ctx.lake.root, record.run_id) as lock:
+    lock = (SpecLocks(ctx.lake.root, record.run_id, names) if ctx.lock_scope == "specs"
+            else LakeLock(ctx.lake.root, record.run_id))
+    with lock:
         if lock.recovered:
             ctx.reporter.line(f"took over a stale lock of run {lock.recovered.get('run_id')} "
                               f"(pid {lock.recovered.get('pid')}, since {lock.recovered.get('since')})")
@@ -115,6 +118,9 @@ def _refresh_warehouse(ctx: RunContext, record: RunRecord) -> None:
     faults: list[StorageFault] = []
     try:
         tables = ctx.lake.tables(faults)
+        if ctx.lock_scope == "specs":  # concurrent job runs: each publishes only what it wrote
+            mine = set(record.selection)
+            tables = [t for t in tables if t.table in mine or t.owner in mine]
         hints = {n: item.spec.output.warehouse for n, item in ctx.graph.specs.items()}
         ctx.warehouse.refresh(tables, hints)
     except Exception as exc:  # noqa: BLE001 - the run's own outcome is already recorded

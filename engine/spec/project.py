@@ -240,8 +240,8 @@ class DeployConfig(_Strict):
     workers: int = Field(2, ge=2, le=100)
     timeout_minutes: int = Field(120, ge=1, le=2880, description="one Glue job run (one spec attempt)")
     max_concurrent_specs: int = Field(
-        1, ge=1, le=50, description="Glue job runs at once (the job's MaxConcurrentRuns); a start over it "
-        "waits in the state machine, unbilled. Above 1 only once specs stop sharing the lake-wide lock")
+        4, ge=1, le=50, description="Glue job runs at once (the job's MaxConcurrentRuns): independent specs "
+        "run in parallel, each locking only itself; a start over the bound waits in the state machine, unbilled")
     poll_seconds: int = Field(30, ge=1, le=300, description="how often the state machine polls a job run")
     redshift_base_capacity: int = Field(8, ge=8, le=512)
     job_vars: dict[str, str] = Field(default_factory=dict, description="--var NAME=VALUE of every Glue run")

@@ -193,6 +193,6 @@ def test_dry_run_shows_the_source_load_first(tmp_path, monkeypatch):
     ws = Workspace.open(root, "aws", [])
     lines: list[str] = []
     outcome = deploy(ws.project, ws.graph, dry_run=True, say=lines.append)
-    assert lines[-2] == ("state machine dt: 4 Glue job runs per pipeline run, at most 1 at once: "
+    assert lines[-2] == ("state machine dt: 4 Glue job runs per pipeline run, at most 4 at once: "
                          "source load → bronze.events → silver.events → gold.daily")
     assert outcome.state_machine["States"]["build"]["Next"] == "source load"

@@ -21,7 +21,7 @@ def _record(run_id: str) -> RunRecord:
 
 def test_the_suite_keeps_locators_out_of_the_repository():
     folder = resume.locator_folder(ROOT)
-    assert folder == Path(os.environ["MEDALLION_STATE_DIR"]) / "runs"
+    assert Path(os.environ["MEDALLION_STATE_DIR"]) in folder.parents
     assert ROOT not in folder.parents
 
 
@@ -33,6 +33,12 @@ def test_default_is_the_project_folder_and_the_override_wins(tmp_path, monkeypat
     elsewhere = tmp_path / "state"
     monkeypatch.setenv("MEDALLION_STATE_DIR", str(elsewhere))
     resume.remember(tmp_path, _record("20260101T000001Z-bbbb"), "/lake")
-    assert (elsewhere / "runs" / "20260101T000001Z-bbbb.json").is_file()
+    assert [p.name for p in elsewhere.rglob("*.json")] == ["20260101T000001Z-bbbb.json"]
     assert resume.locate(tmp_path, None)["run_id"] == "20260101T000001Z-bbbb"
     assert not (tmp_path / ".medallion" / "runs" / "20260101T000001Z-bbbb.json").exists()
+    # another project's newer run is never this project's "latest"
+    other = tmp_path / "other"
+    other.mkdir()
+    resume.remember(other, _record("20260101T000009Z-cccc"), "/lake2")
+    assert resume.locate(tmp_path, None)["run_id"] == "20260101T000001Z-bbbb"
+    assert resume.locate(other, None)["run_id"] == "20260101T000009Z-cccc"

@@ -100,3 +100,24 @@ def test_only_one_of_two_takeovers_of_the_same_stale_lock_wins(lake_root):
     assert first is not None and second is None
     assert store.put("_lock.json", b"{}", if_absent=True) is None
     assert read_lock(lake_root) == {"run_id": "run-B"}
+
+
+def test_job_runs_of_different_specs_lock_only_themselves(lake_root):
+    """Glue job runs (SpecLocks): independent specs hold their locks at the same time; a second
+    job run of the SAME spec is refused naming the holder; the lake-wide lock is never taken."""
+    from engine.run.lock import SpecLocks
+
+    with SpecLocks(lake_root, "run-1.silver.a", ["silver.a"]), SpecLocks(lake_root, "run-1.gold.b", ["gold.b"]):
+        assert read_lock(lake_root) is None  # the lake itself is not locked
+        with pytest.raises(RunError) as err:
+            with SpecLocks(lake_root, "run-1.silver.a-retry", ["silver.a"]):
+                pass
+        assert "spec silver.a is locked by run run-1.silver.a" in str(err.value)
+    # all released: the same spec can be taken again, and a multi-spec lock releases what it took
+    # when one of its specs is held by another run
+    with SpecLocks(lake_root, "run-2.zeta.c", ["zeta.c"]):
+        with pytest.raises(RunError):  # takes silver.a first (sorted), then meets zeta.c held
+            with SpecLocks(lake_root, "run-2.both", ["zeta.c", "silver.a"]):
+                pass
+        with SpecLocks(lake_root, "run-2.silver.a", ["silver.a"]):  # silver.a was given back
+            pass
