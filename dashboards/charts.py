@@ -82,6 +82,8 @@ def chart_query(chart: Any, table: str, where: Where, columns: list[str], dialec
         if per_day and not time:
             raise ValueError("per_day needs the page's `time:` column")
         aggs = ", ".join(f"({portable(y, dialect)}){per_day} AS y{i}" for i, y in enumerate(ys))
+        if per_day:  # the divisor, so the page can say how many days each value covers
+            aggs += f", count(DISTINCT CAST({ident(time)} AS DATE)) AS days"
         sql = f"SELECT {_x(chart, grain)} AS x{color}{label}, {aggs}" + src + cond + group
     order = {"x": "x", "-x": "x DESC", "y": "y0", "-y": "y0 DESC"}.get(chart.opt("sort") or "")
     if chart.type in ("line", "area") and not order:
@@ -150,7 +152,10 @@ def prepare(chart: Any, page: Any, where: Where, grain: str | None, min_group: i
     if chart.opt("compare") == "year_over_year" and time:
         _partial_years(prepared, page, where)
     if chart.opt("per_day"):
-        prepared.notes.append("values are per day (each group's total divided by the days it covers)")
+        from dashboards.labels import Labels
+
+        prepared.notes.append("values are per day (each group's total divided by the days it covers)"
+                              + _day_counts(prepared.frame, chart, Labels(columns, context.vocabulary())))
     if chart.type == "scatter" and len(frame) >= SCATTER_LIMIT:
         prepared.notes.append(f"a random sample of {SCATTER_LIMIT:,} rows")
     if chart.type == "heatmap":
@@ -165,6 +170,18 @@ def prepare(chart: Any, page: Any, where: Where, grain: str | None, min_group: i
         unit = chart.of if chart.of != "rows" else page.board.rows_are
         prepared.notes.append(f"n = {len(frame):,} {unit}" + (" (first 200,000)" if len(frame) >= HIST_LIMIT else ""))
     return prepared
+
+
+def _day_counts(frame: pd.DataFrame, chart: Any, labels: Any) -> str:
+    """``; n = days: …`` — how many days the per-day values divide by, per colour group (the
+    points of a time axis cover disjoint days, so a group's days are the sum over its points)."""
+    if "days" not in frame.columns or frame.empty:
+        return ""
+    if chart.color and "color" in frame.columns:
+        counts = frame.groupby("color", dropna=False)["days"].sum()
+        return "; n = days: " + ", ".join(f"{labels.value(chart.color, key.item() if hasattr(key, 'item') else key)} {int(n):,}"
+                                     for key, n in counts.items())
+    return f"; n = days: {int(frame['days'].sum()):,}"
 
 
 def _fill_categories(prepared: Prepared, chart: Any) -> None:
