@@ -146,10 +146,21 @@ def _check_output(loaded: LoadedSpec, frame: Frame | None, scope: SpecScope) -> 
         need(hints.distkey, ("output", "warehouse", "distkey"))
     for j, key in enumerate(hints.sortkey):
         need(key, ("output", "warehouse", "sortkey", j))
-    if spec.incremental:
-        need(spec.incremental.column, ("incremental", "column"))
-        for j, key in enumerate(spec.incremental.keys):
+    inc = spec.incremental
+    if inc and not inc.derived:
+        need(inc.column, ("incremental", "column"))
+        for j, key in enumerate(inc.keys):
             need(key, ("incremental", "keys", j))
+    if inc and inc.by:
+        need(inc.by, ("incremental", "by"))
+        found = find(frame, inc.by)
+        kind = frame[found].type if found else None
+        if kind is not None and not kind.startswith(("date", "timestamp")):
+            scope.errors.append(doc.error(("incremental", "by"), (
+                f"incremental.by '{inc.by}' is a {kind} column of {label}; by needs a date or timestamp "
+                "(the recomputed range is a span of dates)")))
+    for j, key in enumerate(inc.affected_keys or [] if inc else []):
+        need(key, ("incremental", "affected_keys", j))
     for name in spec.columns:
         need(name, ("columns", name))
 

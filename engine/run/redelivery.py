@@ -49,6 +49,11 @@ class Resolution:
         """Older versions moved to the audit table."""
         return int(self.counts.values()["superseded"] or 0)
 
+    def replaced_since(self) -> str | None:
+        """The earliest time of a stored row a re-delivery replaced (UTC text), or None: the
+        change this commit makes reaches back that far, even before the re-read window."""
+        return self.counts.values()["replaced_since"]
+
 
 def _time(column: str) -> Column:
     return F.coalesce(F.to_timestamp(F.col(column)), F.col(column).cast("timestamp"))
@@ -80,7 +85,9 @@ def resolve(new_rows: DataFrame, stored: DataFrame | None, inc: Incremental, run
     if inc.on_duplicate == "keep_all":
         older = F.lit(False)
     counts = ObservedMetrics(rows, [F.sum(identical.cast("long")).alias("identical"),
-                                    F.sum(older.cast("long")).alias("superseded")])
+                                    F.sum(older.cast("long")).alias("superseded"),
+                                    F.date_format(F.min(F.when(older & (F.col(_ORIGIN) == 0), _time(inc.column))),
+                                                  "yyyy-MM-dd'T'HH:mm:ss.SSSSSS").alias("replaced_since")])
     rows = counts.frame
     merged = rows.filter(~identical & ~older).select(*[F.col(f"`{c}`") for c in columns])
     superseded = None
