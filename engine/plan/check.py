@@ -96,6 +96,7 @@ def check_spec(loaded: LoadedSpec, inputs: dict[str, Frame | None]) -> tuple[Fra
         if step.as_:
             scope.frames[step.as_] = previous
     _check_output(loaded, previous, scope)
+    _check_incremental_inputs(loaded, inputs, scope)
     _check_tests(loaded, inputs, previous, scope)
     return previous, scope.errors
 
@@ -123,6 +124,21 @@ def _check_tests(loaded: LoadedSpec, inputs: dict[str, Frame | None], output: Fr
                     scope.errors.append(doc.error(("tests", t, "expect", "rows", r, str(key)), (
                         f"unknown column '{key}' in the output of {loaded.spec.name}"
                         f"{did_you_mean(str(key), output)}")))
+
+
+def _check_incremental_inputs(loaded: LoadedSpec, inputs: dict[str, Frame | None], scope: SpecScope) -> None:
+    """A silver/gold ``incremental:`` reads some input by part: one must carry the grain columns."""
+    inc = loaded.spec.incremental
+    if not inc or not inc.derived or any(f is None for f in inputs.values()):
+        return
+    grain = inc.grain
+    if not any(all(find(f, g) for g in grain) for f in inputs.values() if f is not None):
+        key = "by" if inc.by else "affected_keys"
+        names = ", ".join(f"{a} ({t})" for a, t in loaded.spec.inputs.items())
+        scope.errors.append(loaded.doc.error(("incremental", key), (
+            f"incremental.{key} {', '.join(grain)}: no input has {'this column' if len(grain) == 1 else 'these columns'}"
+            f" (inputs: {names}), so none can be read by part; name a column that comes unchanged from an "
+            "input, or drop incremental:")))
 
 
 def _check_output(loaded: LoadedSpec, frame: Frame | None, scope: SpecScope) -> None:

@@ -33,6 +33,7 @@ from engine.io.lake import Lake, PendingWrite, TableVersion
 from engine.plan.columns import Col, Frame
 from engine.plan.incremental import analyse
 from engine.run.incremental import LoadMode, _time
+from engine.run.outputs import written_rows
 from engine.steps.counting import ObservedMetrics
 
 FULL: dict[str, Any] = {"kind": "full"}
@@ -118,18 +119,23 @@ def plan(spark: Any, lake: Lake, spec: Any, loaded: Any, mode: LoadMode,
                     f"{current.version}" if current.fingerprint else "the committed version predates incremental runs")
     if set(current.inputs) != set(versions):
         return full(f"version {current.version} was built from other inputs")
+    changes_of: dict[str, list[dict[str, Any]]] = {}
+    for alias, table in spec.inputs.items():
+        now, then = versions[table].version, current.inputs[table]
+        changes = _changes_since(lake, table, then, now) if now != then else []
+        if isinstance(changes, str):
+            return full(changes)
+        if changes:
+            changes_of[alias] = changes
+    if not changes_of:
+        return Part("up_to_date", f"up to date: no input changed since version {current.version}", grain)
     locality = analyse(loaded, {a: _frame_of(versions[t]) for a, t in spec.inputs.items()})
     if locality.full_pass:
         return full(locality.full_pass)
     changed_rows: list[DataFrame] = []
     starts: list[Any] = []
-    for alias, table in spec.inputs.items():
-        now, then = versions[table].version, current.inputs[table]
-        if now == then:
-            continue
-        changes = _changes_since(lake, table, then, now)
-        if isinstance(changes, str):
-            return full(changes)
+    for alias, changes in changes_of.items():
+        table = spec.inputs[alias]
         if alias not in locality.driving:
             if changes:
                 return full(f"input '{alias}' ({table}) changed and is read whole (it has no "
@@ -141,20 +147,18 @@ def plan(spark: Any, lake: Lake, spec: Any, loaded: Any, mode: LoadMode,
                 starts.append(_as_start(change["since"], frame.schema[inc.by].dataType.simpleString()))
             else:
                 changed_rows.append(_changed(spark, lake, frame, table, change).select(*grain))
-    return _part(inc, grain, locality.driving, starts, changed_rows, versions, current)
+    return _part(inc, grain, locality.driving, starts, changed_rows)
 
 
-def _part(inc: Any, grain: list[str], driving: set[str], starts: list[Any], changed: list[DataFrame],
-          versions: dict[str, TableVersion], current: TableVersion) -> Part:
-    if not starts and not changed:
-        return Part("up_to_date", f"up to date: no input changed since version {current.version}", grain, driving)
+def _part(inc: Any, grain: list[str], driving: set[str], starts: list[Any], changed: list[DataFrame]) -> Part:
     if inc.by:
         if changed:
-            low = changed[0].unionByName(*changed[1:]) if len(changed) > 1 else changed[0]
-            found = [v for v in (low.agg(F.min(inc.by)).first()[0],) if v is not None]
-            starts.extend(found)
-            if not found and not starts:  # only null dates changed: they are always recomputed
-                starts.append(datetime.max if isinstance(starts, datetime) else date.max)
+            low = changed[0]
+            for more in changed[1:]:
+                low = low.unionByName(more)
+            starts.extend(v for v in (low.agg(F.min(inc.by)).first()[0],) if v is not None)
+        if not starts:  # only rows without a date changed: those are recomputed on every run
+            return Part("range", f"recomputed the rows without {inc.by}", grain, driving, start=date(9999, 12, 31))
         start = min(starts) - timedelta(days=inc.lookback_days)
         return Part("range", f"recomputed {inc.by} from {start.isoformat()} on", grain, driving, start=start)
     keys = changed[0]
@@ -184,6 +188,8 @@ def _changes_since(lake: Lake, table: str, then: int, now: int) -> list[dict[str
                 continue  # a write that never committed: no change
             return f"version {version} of input {table} is no longer kept (its change is unknown)"
         change = manifest.change or FULL
+        if change["kind"] == "none":
+            continue
         if change["kind"] == "full":
             return f"input {table} was rebuilt fully (version {version})"
         found.append(change | {"version": version})
@@ -194,7 +200,8 @@ def _changed(spark: Any, lake: Lake, frame: DataFrame, table: str, change: dict[
     """The rows of an input that one change record says may be new or changed."""
     if change["kind"] == "range":
         column = change["column"]
-        return frame.filter(_time(column).isNull() | (_time(column) >= F.lit(change["since"]).cast("timestamp")))
+        since = datetime.fromisoformat(change["since"])  # as incremental.window compares the watermark
+        return frame.filter(_time(column).isNull() | (_time(column) >= F.lit(since)))
     keys = spark.read.parquet(str(lake.changes_location(table, change["version"])))
     return frame.join(keys, _null_safe(frame, keys, change["columns"]), "left_semi")
 
@@ -220,7 +227,7 @@ def claim_keys(part: Part, lake: Lake, table: str) -> None:
     assert part.keys is not None
     part.keys.write.mode("overwrite").parquet(str(part.keys_path))
     part.keys = part.keys.sparkSession.read.parquet(str(part.keys_path))
-    part.affected = int(part.keys.count())
+    part.affected = written_rows(part.keys.sparkSession, part.keys_path)
 
 
 def select(part: Part, frame: DataFrame) -> DataFrame:

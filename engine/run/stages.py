@@ -298,11 +298,14 @@ def _change(job: SpecJob) -> dict[str, Any]:
     inc = job.spec.incremental
     if job.part is not None:
         return job.part.change()
-    if inc is None or job.ctx.incremental_since is None:
+    if inc is None or job.resolution is None or job.ctx.incremental_since is None:
         return dict(derived.FULL)
-    since = job.ctx.incremental_since.isoformat()
-    replaced = local_time(job.resolution.replaced_since()) if job.resolution is not None else None
-    return {"kind": "range", "column": inc.column, "since": min(since, replaced) if replaced else since}
+    rows, since = job.resolution.changed_since()
+    if rows == 0 and since is None:
+        return {"kind": "none"}
+    if since is None:  # only rows without a time changed: every time is suspect
+        return dict(derived.FULL)
+    return {"kind": "range", "column": inc.column, "since": local_time(since)}
 
 
 STAGES: list[Callable[[SpecJob], None]] = [read, window, merge, observe, write_outputs, account_rows, commit]

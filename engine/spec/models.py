@@ -119,7 +119,7 @@ class Incremental(BaseModel):
         derived = self.by is not None or self.affected_keys is not None
         if not derived:
             if self.column is None or not self.keys:
-                raise ValueError("incremental needs column and keys (a spec that reads files: a watermark), "
+                raise ValueError("needs column and keys (a spec that reads files: a watermark), "
                                  "or by / affected_keys (a spec that reads lake tables)")
             if "lookback_days" in given:
                 raise ValueError("lookback_days goes with by; a watermark (column) uses lookback_hours")
