@@ -103,11 +103,15 @@ def _check(step: Any, source: Frame | None, driving: bool, kinds: dict[str, bool
            grain: list[str]) -> tuple[str | None, bool]:
     """(why this step breaks the recomputation by part, or None; is its output driving)."""
     g = ", ".join(grain)
+
+    def without(columns: Any) -> str:
+        return ", ".join(c for c in grain if c.lower() not in _lower(columns))
+
     if step.type == "join":
         left = kinds.get(step.left, False) if step.left else driving
         right = kinds.get(step.right, False)
         if left and right and not _covers(step.on, grain):
-            return f"joins two frames read by {g} on ({', '.join(step.on)}) without {g}", True
+            return f"joins two frames read by {g} on ({', '.join(step.on)}) without {without(step.on)}", True
         if left != right and not ((left and step.how in ("inner", "left", "semi", "anti"))
                                   or (right and step.how in ("inner", "right"))):
             return (f"a {step.how} join keeps rows of the frame read whole that no recomputed row "
@@ -138,14 +142,15 @@ def _check(step: Any, source: Frame | None, driving: bool, kinds: dict[str, bool
         return None, True
     if step.type == "aggregate":
         if not _covers(step.group_by, grain):
-            by = f"groups by ({', '.join(step.group_by)}) without {g}" if step.group_by else "aggregates over all rows"
+            by = (f"groups by ({', '.join(step.group_by)}) without {without(step.group_by)}" if step.group_by
+                  else "aggregates over all rows")
             return by, True
         return None, True
     if step.type == "window":
         if not _covers(step.partition_by, grain):
             funcs = sorted({m.lower() + "()" for e in step.columns.values() for m in _FUNC.findall(e)})
             over = (f"over all rows, not partitioned by {g}" if not step.partition_by else
-                    f"partitioned by ({', '.join(step.partition_by)}) without {g}")
+                    f"partitioned by ({', '.join(step.partition_by)}) without {without(step.partition_by)}")
             return f"{', '.join(funcs) or 'a window'} {over}", True
         return None, True
     return f"is not analysed for recomputation by {g}", True

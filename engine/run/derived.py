@@ -71,9 +71,13 @@ class Part:
         return dict(FULL)
 
 
+_NOT_LOGIC = {"description", "columns", "dashboard", "tags", "tests", "schedule", "retry"}
+
+
 def fingerprint(spec: Any) -> str:
-    """The spec as it ran (variables resolved): an edited spec or variable rebuilds the table."""
-    return hashlib.sha256(spec.model_dump_json().encode("utf-8")).hexdigest()[:16]
+    """The spec's logic as it ran (variables resolved): an edited step or variable rebuilds the
+    table; documentation, tests, schedule and retry do not change a row, so they are left out."""
+    return hashlib.sha256(spec.model_dump_json(exclude=_NOT_LOGIC).encode("utf-8")).hexdigest()[:16]
 
 
 def digest_observer(frame: DataFrame) -> ObservedMetrics:
@@ -144,7 +148,8 @@ def plan(spark: Any, lake: Lake, spec: Any, loaded: Any, mode: LoadMode,
         frame = spark.read.option("basePath", versions[table].path).parquet(versions[table].path)
         for change in changes:
             if inc.by and change["kind"] == "range" and change["column"].lower() == inc.by.lower():
-                starts.append(_as_start(change["since"], frame.schema[inc.by].dataType.simpleString()))
+                kind = next(f.dataType.simpleString() for f in frame.schema.fields if f.name.lower() == inc.by.lower())
+                starts.append(_as_start(change["since"], kind))
             else:
                 changed_rows.append(_changed(spark, lake, frame, table, change).select(*grain))
     return _part(inc, grain, locality.driving, starts, changed_rows)
