@@ -120,6 +120,10 @@ class Lake:
         version folder, not in it, so readers of the table's files never see them."""
         return self.store.location(self._changes_key(table, version))
 
+    def kept(self, table: str) -> list[int]:
+        """The committed versions still kept (their manifests are readable), oldest first."""
+        return self._kept(table)
+
     def manifest(self, table: str, version: int) -> TableVersion | None:
         """The manifest of one kept version, or None (never committed, pruned, or unreadable)."""
         return self._manifest(table, version)

@@ -186,11 +186,12 @@ def _changes_since(lake: Lake, table: str, then: int, now: int) -> list[dict[str
     if now < then:
         return f"input {table} was rolled back (version {then} -> {now})"
     found = []
+    oldest = min(lake.kept(table), default=now)
     for version in range(then + 1, now + 1):
         manifest = lake.manifest(table, version)
         if manifest is None:
-            if any(lake.manifest(table, v) is not None for v in range(version + 1, now + 1)):
-                continue  # a write that never committed: no change
+            if version > oldest:
+                continue  # a number whose write never committed (its writer died): no change
             return f"version {version} of input {table} is no longer kept (its change is unknown)"
         change = manifest.change or FULL
         if change["kind"] == "none":
