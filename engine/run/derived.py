@@ -243,7 +243,7 @@ def select(part: Part, frame: DataFrame) -> DataFrame:
         return frame.filter(column.isNull() | (column >= F.lit(part.start)))
     if part.mode == "keys":
         assert part.keys is not None
-        return frame.join(F.broadcast(part.keys), _null_safe(frame, part.keys, part.grain), "left_semi")
+        return frame.join(part.keys, _null_safe(frame, part.keys, part.grain), "left_semi")
     return frame
 
 
@@ -253,7 +253,7 @@ def outside(part: Part, stored: DataFrame) -> DataFrame:
         column = F.col(part.grain[0])
         return stored.filter(column.isNotNull() & (column < F.lit(part.start)))
     assert part.keys is not None
-    return stored.join(F.broadcast(part.keys), _null_safe(stored, part.keys, part.grain), "left_anti")
+    return stored.join(part.keys, _null_safe(stored, part.keys, part.grain), "left_anti")
 
 
 def quarantine_outside(part: Part, previous: DataFrame, types: dict[str, str]) -> DataFrame:
@@ -269,4 +269,4 @@ def quarantine_outside(part: Part, previous: DataFrame, types: dict[str, str]) -
     for g in part.grain:
         term = keyed[f"__k_{g}"].eqNullSafe(part.keys[g])
         cond = term if cond is None else cond & term
-    return keyed.join(F.broadcast(part.keys), cond, "left_anti").select(*previous.columns)
+    return keyed.join(part.keys, cond, "left_anti").select(*previous.columns)

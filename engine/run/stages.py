@@ -214,7 +214,8 @@ def _quarantine(job: SpecJob, new_rows: DataFrame) -> DataFrame:
     previous = lake.current(side_tables(job.spec)["quarantine"])
     if part is None or part.mode not in ("range", "keys") or previous is None:
         return new_rows
-    types = {g: job.frame.schema[g].dataType.simpleString() for g in part.grain}
+    types = {g: f.dataType.simpleString() for g in part.grain for f in job.frame.schema.fields
+             if f.name.lower() == g.lower()}
     kept = derived.quarantine_outside(part, read_version(job.ctx.spark, previous), types)
     return new_rows.unionByName(kept, allowMissingColumns=True)
 
@@ -328,6 +329,10 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: Lake, run_id: st
             if job.part.mode == "up_to_date":
                 return _unchanged(job)
             derived.claim_keys(job.part, lake, spec.output.table)
+            if job.part.affected == 0:  # inputs moved, but no row of any entity changed
+                lake.abort(job.part.pending)
+                job.part.mode, job.part.reason = "up_to_date", "up to date: the changed input rows touch no entity"
+                return _unchanged(job)
         elif spec.incremental:
             ctx.incremental_since = incremental.since(spec.incremental, job.mode, job.current)
         for stage in STAGES:
