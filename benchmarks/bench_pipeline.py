@@ -22,6 +22,12 @@ The predictive CLV columns (p_alive, expected orders, predicted CLV) are not com
 the engine computes them; the historical columns are.
 
 Results go to benchmarks/results/pipeline_s<scale>_<timestamp>.csv and .md.
+
+``--incremental`` measures a daily run instead (:func:`incremental_scenario`): the engine on
+scale S without its last business day, then the same lake with that day appended, then a
+``--full-refresh`` whose mart totals must equal the daily run's; it prints the daily run's time
+as a share of the full run and what each spec did (recomputed part, or why a full pass).
+Results go to benchmarks/results/incremental_s<scale>_<timestamp>.csv and .md.
 """
 
 from __future__ import annotations
@@ -158,7 +164,7 @@ def engine_marts(lake: Path) -> dict[str, str]:
     for name in MARTS:
         pointer = lake / "gold" / name / "_current.json"
         if pointer.is_file():
-            out[name] = json.loads(pointer.read_text())["path"]
+            out[name] = str(lake / json.loads(pointer.read_text())["path"])  # relative to the lake root
     return out
 
 
@@ -193,7 +199,7 @@ def commands(job: str, raw: Path, work: Path, project: Path) -> tuple[list[str],
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDALLION_VAR_")}
     if job == "engine":
         args = ["run", "--plain", "--project-dir", str(project), "--var", f"raw_dir={raw}", "--var", f"lake_dir={work}"]
-        if project == ROOT:
+        if project == ROOT and (ROOT / ".venv/bin/medallion").is_file():
             return [str(ROOT / ".venv/bin/medallion"), *args], env
         # another checkout of the engine (e.g. the code before a change): its package first, this venv
         boot = (f"import sys; sys.path.insert(0, {str(project)!r}); import engine; "
@@ -272,6 +278,78 @@ def report(scale: float, results: dict[str, JobResult], walls: dict[str, list[fl
     return "\n".join(lines) + "\n", [header, *rows]
 
 
+def _records(lake: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((lake / "_runs").glob("*.json"))]
+
+
+def incremental_scenario(scale: float, data_root: Path, results_dir: Path, project: Path, keep: bool) -> int:
+    """A daily run against a full one: the engine on scale S without its last business day (a full
+    run, fresh lake), then the same lake with that day appended (the incremental run), then
+    ``--full-refresh`` on the same lake (the check: its mart totals must equal the incremental
+    run's, and its time is that of a full run over every day)."""
+    sys.path.insert(0, str(ROOT))  # this checkout's sample_data, not an installed one
+    from sample_data.days import split_last_day
+
+    raw = generate(scale, data_root)
+    before = data_root / f"s{scale:g}_before_last_day"
+    if not (before / "day.json").is_file():
+        print(f"leaving the last day out into {before} ...", flush=True)
+        (before / "day.json").write_text(json.dumps(split_last_day(raw, before)), encoding="utf-8")
+    day = json.loads((before / "day.json").read_text())
+    load = os.getloadavg()
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    work = data_root / f"work_s{scale:g}_incremental"
+    shutil.rmtree(work, ignore_errors=True)
+    runs: list[tuple[str, JobResult]] = []
+    for label, folder, extra in (("full (all days but the last)", before, []),
+                                 ("incremental (the last day appended)", raw, []),
+                                 ("--full-refresh (every day)", raw, ["--full-refresh"])):
+        cmd, env = commands("engine", folder, work, project.resolve())
+        log = results_dir / f"log_s{scale:g}_{stamp}_incremental_{len(runs) + 1}.txt"
+        res = run_job("engine", cmd + extra, env, log)
+        if res.ok:
+            res.totals = totals(engine_marts(work))
+        runs.append((label, res))
+        print(f"{label}: {res.wall:.1f} s{'' if res.ok else f'  FAILED ({res.note})'}", flush=True)
+        if not res.ok:
+            return 1
+    records = _records(work)
+    first, daily, refresh = (r for _, r in runs)
+    same = daily.totals == refresh.totals
+    lines = [f"## Incremental run, scale {scale:g}", "",
+             f"`python benchmarks/bench_pipeline.py {' '.join(sys.argv[1:])}` — "
+             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {psutil.cpu_count()} cores, load average before "
+             f"the runs {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}", "",
+             f"The appended day: {day['day']} ({day['items_left_out']} order lines, {day['orders_left_out']} orders, "
+             f"{day['options_left_out']} option rows).", "",
+             "| run | total s | share of the full run |", "|---|---:|---:|"]
+    for label, res in runs:
+        lines.append(f"| {label} | {res.wall:.1f} | {res.wall / first.wall:.0%} |")
+    lines += ["", f"Mart totals of the incremental run equal those of the full refresh: {'yes' if same else 'NO'}.",
+              "", "Per spec (seconds in the full run / in the incremental run; what the incremental run did):", "",
+              "| spec | full s | incremental s | mode | note |", "|---|---:|---:|---|---|"]
+    full_specs = {s["spec"]: s for s in records[0]["specs"]}
+    for item in records[1]["specs"]:
+        inc = item.get("incremental") or {}
+        merged = "stored rows" in str((item.get("accounting") or {}).get("source", ""))  # a bronze watermark
+        mode = inc.get("mode", "watermark" if merged else "not incremental")
+        lines.append(f"| {item['spec']} | {full_specs[item['spec']]['seconds']:.1f} | {item['seconds']:.1f} | {mode} "
+                     f"| {inc.get('note', '')} |")
+    md = "\n".join(lines) + "\n"
+    name = f"incremental_s{scale:g}_{stamp}"
+    (results_dir / f"{name}.md").write_text(md, encoding="utf-8")
+    with open(results_dir / f"{name}.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["scale", "run", "wall_s", "share_of_full"],
+                                  *[[f"{scale:g}", label, f"{r.wall:.1f}", f"{r.wall / first.wall:.3f}"]
+                                    for label, r in runs]])
+    print(md)
+    print(f"saved {results_dir / name}.md and .csv")
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if same else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
@@ -282,7 +360,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the jobs' output folders")
     parser.add_argument("--engine-project", type=Path, default=ROOT,
                         help="project folder whose engine and specs the engine job runs (default: this one)")
+    parser.add_argument("--incremental", action="store_true",
+                        help="instead: a full engine run without the last day, then that day appended")
     args = parser.parse_args()
+    if args.incremental:
+        return incremental_scenario(args.scale, args.data_root, args.results, args.engine_project, args.keep)
     jobs = [j.strip() for j in args.only.split(",") if j.strip()]
     raw = generate(args.scale, args.data_root)
     load = os.getloadavg()

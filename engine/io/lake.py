@@ -34,6 +34,7 @@ from engine.io.objectstore import LocalStore, ObjectStore, holder_identity, hold
 POINTER = "_current.json"
 MANIFEST = "_manifest.json"
 CLAIMS = "_claims"
+CHANGES = "_changes"
 _VERSION = re.compile(r"^v(\d{6,})$")
 
 
@@ -52,6 +53,10 @@ class TableVersion:
     watermark: str | None = None
     companions: dict[str, int] = field(default_factory=dict)
     owner: str | None = None
+    inputs: dict[str, int] = field(default_factory=dict)  # version of each input table it was built from
+    change: dict[str, Any] | None = None  # what differs from the version before (None: unknown = all)
+    fingerprint: str | None = None  # of the spec that built it (an edited spec rebuilds incremental tables)
+    digest: str | None = None  # rows and a hash of their content: an equal digest means the same rows
 
 
 _FIELDS = {f.name for f in fields(TableVersion)}
@@ -79,6 +84,10 @@ class Publish:
     columns: list[dict[str, str]]
     partition_by: list[str] = field(default_factory=list)
     watermark: str | None = None
+    inputs: dict[str, int] = field(default_factory=dict)
+    change: dict[str, Any] | None = None
+    fingerprint: str | None = None
+    digest: str | None = None
 
 
 class Lake:
@@ -102,6 +111,22 @@ class Lake:
 
     def _vkey(self, table: str, version: int) -> str:
         return f"{self._key(table)}/v{version:06d}"
+
+    def _changes_key(self, table: str, version: int) -> str:
+        return f"{self._key(table)}/{CHANGES}/v{version:06d}"
+
+    def changes_location(self, table: str, version: int) -> Any:
+        """Where a version keeps the keys it changed (``<table>/_changes/v000003``): beside the
+        version folder, not in it, so readers of the table's files never see them."""
+        return self.store.location(self._changes_key(table, version))
+
+    def kept(self, table: str) -> list[int]:
+        """The committed versions still kept (their manifests are readable), oldest first."""
+        return self._kept(table)
+
+    def manifest(self, table: str, version: int) -> TableVersion | None:
+        """The manifest of one kept version, or None (never committed, pruned, or unreadable)."""
+        return self._manifest(table, version)
 
     def _claim_key(self, table: str, version: int) -> str:
         return f"{self._key(table)}/{CLAIMS}/v{version:06d}.json"
@@ -215,6 +240,7 @@ class Lake:
 
     def _drop(self, table: str, version: int) -> None:
         self.store.delete_prefix(self._vkey(table, version))
+        self.store.delete_prefix(self._changes_key(table, version))
         self.store.delete(self._claim_key(table, version))
 
     # -- writing ------------------------------------------------------------------------------
@@ -263,7 +289,8 @@ class Lake:
         records = [TableVersion(
             table=o.pending.table, version=o.pending.version, path=str(o.pending.path), rows=o.rows,
             columns=o.columns, partition_by=o.partition_by, committed_at=now, run_id=run_id,
-            watermark=o.watermark, owner=main.pending.table if o is not main else None) for o in outputs]
+            watermark=o.watermark, owner=main.pending.table if o is not main else None,
+            inputs=dict(o.inputs), change=o.change, fingerprint=o.fingerprint, digest=o.digest) for o in outputs]
         records[0].companions = {r.table: r.version for r in records[1:]}
         for record in records:
             self.store.put(f"{self._vkey(record.table, record.version)}/{MANIFEST}", self._dump(record))

@@ -96,6 +96,7 @@ def check_spec(loaded: LoadedSpec, inputs: dict[str, Frame | None]) -> tuple[Fra
         if step.as_:
             scope.frames[step.as_] = previous
     _check_output(loaded, previous, scope)
+    _check_incremental_inputs(loaded, inputs, scope)
     _check_tests(loaded, inputs, previous, scope)
     return previous, scope.errors
 
@@ -125,6 +126,21 @@ def _check_tests(loaded: LoadedSpec, inputs: dict[str, Frame | None], output: Fr
                         f"{did_you_mean(str(key), output)}")))
 
 
+def _check_incremental_inputs(loaded: LoadedSpec, inputs: dict[str, Frame | None], scope: SpecScope) -> None:
+    """A silver/gold ``incremental:`` reads some input by part: one must carry the grain columns."""
+    inc = loaded.spec.incremental
+    if not inc or not inc.derived or any(f is None for f in inputs.values()):
+        return
+    grain = inc.grain
+    if not any(all(find(f, g) for g in grain) for f in inputs.values() if f is not None):
+        key = "by" if inc.by else "affected_keys"
+        names = ", ".join(f"{a} ({t})" for a, t in loaded.spec.inputs.items())
+        scope.errors.append(loaded.doc.error(("incremental", key), (
+            f"incremental.{key} {', '.join(grain)}: no input has {'this column' if len(grain) == 1 else 'these columns'}"
+            f" (inputs: {names}), so none can be read by part; name a column that comes unchanged from an "
+            "input, or drop incremental:")))
+
+
 def _check_output(loaded: LoadedSpec, frame: Frame | None, scope: SpecScope) -> None:
     """Keys, partitions, hints, incremental settings and documented columns name real columns."""
     if frame is None:
@@ -146,10 +162,21 @@ def _check_output(loaded: LoadedSpec, frame: Frame | None, scope: SpecScope) -> 
         need(hints.distkey, ("output", "warehouse", "distkey"))
     for j, key in enumerate(hints.sortkey):
         need(key, ("output", "warehouse", "sortkey", j))
-    if spec.incremental:
-        need(spec.incremental.column, ("incremental", "column"))
-        for j, key in enumerate(spec.incremental.keys):
+    inc = spec.incremental
+    if inc and not inc.derived:
+        need(inc.column, ("incremental", "column"))
+        for j, key in enumerate(inc.keys):
             need(key, ("incremental", "keys", j))
+    if inc and inc.by:
+        need(inc.by, ("incremental", "by"))
+        found = find(frame, inc.by)
+        kind = frame[found].type if found else None
+        if kind is not None and not kind.startswith(("date", "timestamp")):
+            scope.errors.append(doc.error(("incremental", "by"), (
+                f"incremental.by '{inc.by}' is a {kind} column of {label}; by needs a date or timestamp "
+                "(the recomputed range is a span of dates)")))
+    for j, key in enumerate(inc.affected_keys or [] if inc else []):
+        need(key, ("incremental", "affected_keys", j))
     for name in spec.columns:
         need(name, ("columns", name))
 

@@ -20,14 +20,19 @@ from engine.io.lake import Lake, PendingWrite
 from engine.run import incremental
 from engine.steps.counting import ObservedMetrics
 
-_WATERMARK_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
+WATERMARK_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
 
 
 def read_table(spark: SparkSession, lake: Lake, table: str) -> tuple[DataFrame, int]:
     """A committed lake table as a frame, and its recorded row count (a missing folder is named)."""
     version = lake.require(table)
+    return read_version(spark, version), version.rows
+
+
+def read_version(spark: SparkSession, version: Any) -> DataFrame:
+    """One committed version's files as a frame (partition columns kept)."""
     reader = spark.read.option("basePath", version.path) if version.partition_by else spark.read
-    return reader.parquet(version.path), version.rows
+    return reader.parquet(version.path)
 
 
 def quarantine_table(spec_name: str) -> str:
@@ -81,14 +86,18 @@ def watermark_observer(frame: DataFrame, column: str) -> ObservedMetrics:
     timestamp crosses the Py4J boundary.
     """
     latest = F.max(incremental._time(column))  # noqa: SLF001 - one definition of "the time of a row"
-    return ObservedMetrics(frame, [F.date_format(latest, _WATERMARK_FORMAT).alias("w")])
+    return ObservedMetrics(frame, [F.date_format(latest, WATERMARK_FORMAT).alias("w")])
 
 
 def watermark_of(observed: ObservedMetrics, path: str, spark: SparkSession, spec: Any) -> str | None:
     """The new watermark, as ``new_watermark`` would give it (a naive local-time ISO string)."""
     if not observed.ready():
         return incremental.new_watermark(path, spark, spec.incremental)
-    text = observed.values()["w"]
+    return local_time(observed.values()["w"])
+
+
+def local_time(text: str | None) -> str | None:
+    """A UTC time rendered by Spark as text, as the naive local-time ISO string PySpark would give."""
     if text is None:
         return None
     utc = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)

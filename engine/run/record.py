@@ -48,6 +48,9 @@ class SpecRecord(BaseModel):
     accounting: dict[str, Any] | None = None
     artefacts: list[dict[str, Any]] = Field(
         default_factory=list, description="reports steps leave, e.g. a model fit: parameters, likelihood, status")
+    incremental: dict[str, Any] | None = Field(
+        None, description="silver/gold incremental specs: mode (range, keys, full, up_to_date), the note "
+        "(what was recomputed, or why a full pass), rows read per input, rows recomputed and kept")
 
 
 class RunRecord(BaseModel):

@@ -49,6 +49,18 @@ class Resolution:
         """Older versions moved to the audit table."""
         return int(self.counts.values()["superseded"] or 0)
 
+    def changed_since(self) -> tuple[int, str | None]:
+        """Rows this commit adds or replaces, and the earliest time among them and the stored
+        rows they replace (UTC text; None when that time is null): what changed, for the specs
+        downstream. Identical re-deliveries change nothing."""
+        found = self.counts.values()
+        times = [t for t in (found["replaced_since"], found["new_since"]) if t is not None]
+        return int(found["new"] or 0), min(times) if times else None
+
+
+def _earliest(condition: Column, inc: Incremental) -> Column:
+    return F.date_format(F.min(F.when(condition, _time(inc.column))), "yyyy-MM-dd'T'HH:mm:ss.SSSSSS")
+
 
 def _time(column: str) -> Column:
     return F.coalesce(F.to_timestamp(F.col(column)), F.col(column).cast("timestamp"))
@@ -80,7 +92,10 @@ def resolve(new_rows: DataFrame, stored: DataFrame | None, inc: Incremental, run
     if inc.on_duplicate == "keep_all":
         older = F.lit(False)
     counts = ObservedMetrics(rows, [F.sum(identical.cast("long")).alias("identical"),
-                                    F.sum(older.cast("long")).alias("superseded")])
+                                    F.sum(older.cast("long")).alias("superseded"),
+                                    _earliest(older & (F.col(_ORIGIN) == 0), inc).alias("replaced_since"),
+                                    _earliest(~older & ~identical & (F.col(_ORIGIN) == 1), inc).alias("new_since"),
+                                    F.sum((~older & ~identical & (F.col(_ORIGIN) == 1)).cast("long")).alias("new")])
     rows = counts.frame
     merged = rows.filter(~identical & ~older).select(*[F.col(f"`{c}`") for c in columns])
     superseded = None

@@ -41,6 +41,11 @@ def detail_lines(record: SpecRecord) -> list[str]:
                      f"{rule['failed']:,} of {rule['checked']:,} rows failed")
     if record.quarantined:
         lines.append(f"    quarantined rows: {record.quarantined:,}")
+    inc = record.incremental
+    if inc:
+        counts = (f" (rows recomputed {inc['rows_recomputed']:,}, kept {inc['rows_kept']:,})"
+                  if "rows_kept" in inc else "")
+        lines.append(f"    incremental {inc['mode']}: {inc['note']}{counts}")
     for artefact in record.artefacts:
         if artefact.get("summary"):
             lines.append(f"    {artefact['summary']}")

@@ -184,7 +184,7 @@ def _run_one(ctx: RunContext, spark: SparkSession, record: RunRecord, item: Spec
         result = _with_retry(loaded, ctx.default_retry, item, ctx.reporter, work, guard)
         item.rows_in, item.rows_out, item.version = result.rows_in, result.rows_out, result.version
         item.quarantined, item.rules, item.accounting = result.quarantined, result.rules, result.accounting
-        item.artefacts = result.artefacts
+        item.artefacts, item.incremental = result.artefacts, result.incremental
         item.status = "ok"
     except MedallionError as exc:
         if isinstance(exc, StorageFault):

@@ -18,12 +18,13 @@ from pyspark.sql import DataFrame, SparkSession
 
 from engine.errors import MedallionError, StorageFault, TerminalError
 from engine.io.lake import Lake, PendingWrite, Publish, TableVersion
-from engine.run import incremental, redelivery
+from engine.run import derived, incremental, redelivery
 from engine.run.accounting import account, check
 from engine.run.failures import classify
 from engine.run.faults import FaultPlan
 from engine.run.incremental import LoadMode
-from engine.run.outputs import columns_of, read_table, side_tables, watermark_observer, watermark_of, write
+from engine.run.outputs import (columns_of, local_time, read_table, read_version, side_tables, watermark_observer,
+                                watermark_of, write)
 from engine.spec.loader import LoadedSpec
 from engine.spec.secrets import SecretProvider
 from engine.spec.steps import JdbcStep, ReadStep
@@ -44,6 +45,7 @@ class SpecResult:
     rules: list[dict[str, Any]] = field(default_factory=list)
     accounting: dict[str, Any] | None = None
     artefacts: list[dict[str, Any]] = field(default_factory=list)
+    incremental: dict[str, Any] | None = None  # silver/gold: what was recomputed, or why a full pass
 
 
 @dataclass
@@ -78,6 +80,13 @@ class SpecJob:
     outputs: list[Output] = field(default_factory=list)
     accounting: dict[str, Any] | None = None
     committed: TableVersion | None = None
+    part: derived.Part | None = None  # silver/gold incremental: the part recomputed this run
+    input_versions: dict[str, int] = field(default_factory=dict)
+    part_reads: dict[str, ObservedCount] = field(default_factory=dict)  # driving inputs, read for the part
+    recomputed: ObservedCount | None = None
+    kept: ObservedCount | None = None  # committed rows outside the part
+    part_record: dict[str, Any] | None = None
+    digest: ObservedMetrics | None = None
 
     @property
     def spec(self) -> Any:
@@ -95,9 +104,16 @@ def read(job: SpecJob) -> None:
     counts every loss. Lossy steps count through observations, so nothing is cached here.
     """
     spec, ctx = job.spec, job.ctx
+    by_part = job.part is not None and job.part.mode in ("range", "keys")
     for alias, table in spec.inputs.items():
-        ctx.frames[alias], job.per_input[alias] = read_table(ctx.spark, job.lake, table)
-        job.rows_in += job.per_input[alias]
+        version = job.lake.require(table)
+        job.input_versions[table] = version.version
+        ctx.frames[alias], job.per_input[alias] = read_version(ctx.spark, version), version.rows
+        if by_part and alias in job.part.driving:  # type: ignore[union-attr]
+            job.part_reads[alias] = ObservedCount(derived.select(job.part, ctx.frames[alias]))  # type: ignore[arg-type]
+            ctx.frames[alias] = job.part_reads[alias].frame
+        else:
+            job.rows_in += job.per_input[alias]
     frame: DataFrame | None = ctx.frames[next(iter(spec.inputs))] if len(spec.inputs) == 1 else None
     flow: list[DataFrame] = [ctx.frames[spec.conservation]] if spec.conservation else []
     for i, step in enumerate(spec.steps):
@@ -130,7 +146,7 @@ def read(job: SpecJob) -> None:
 def window(job: SpecJob) -> None:
     """An incremental spec keeps the source rows of this run's window (watermark - lookback)."""
     job.ctx.step_label = f"writing {job.spec.output.table}"
-    if job.spec.incremental:
+    if job.spec.incremental and not job.spec.incremental.derived:
         before = ObservedCount(job.frame)
         after = ObservedCount(incremental.window(before.frame, job.spec.incremental, job.mode, job.current))
         job.window_count = Loss("filtered", "outside the re-read window", before=before, after=after)
@@ -140,6 +156,9 @@ def window(job: SpecJob) -> None:
 def merge(job: SpecJob) -> None:
     """Merge the window into the stored table by the spec's re-delivery rule (``on_duplicate``)."""
     inc = job.spec.incremental
+    if inc and inc.derived:
+        _merge_part(job)
+        return
     if not inc:
         return
     stored = None
@@ -149,11 +168,24 @@ def merge(job: SpecJob) -> None:
     job.frame = job.resolution.merged
 
 
+def _merge_part(job: SpecJob) -> None:
+    """Silver/gold: the recomputed part replaces exactly that part of the committed table."""
+    part = job.part
+    if part is None or part.mode not in ("range", "keys"):
+        return
+    job.recomputed = ObservedCount(derived.select(part, job.frame))
+    stored = read_version(job.ctx.spark, job.current)
+    job.kept = ObservedCount(derived.outside(part, stored))
+    job.frame = job.recomputed.frame.unionByName(job.kept.frame)
+
+
 def observe(job: SpecJob) -> None:
     """Attach the counters the writes fill in: the new watermark rides along with the main write."""
-    if job.spec.incremental:
+    if job.spec.incremental and not job.spec.incremental.derived:
         job.watermark = watermark_observer(job.frame, job.spec.incremental.column)
         job.frame = job.watermark.frame
+    job.digest = derived.digest_observer(job.frame)
+    job.frame = job.digest.frame
 
 
 def write_outputs(job: SpecJob) -> None:
@@ -166,7 +198,7 @@ def write_outputs(job: SpecJob) -> None:
     sides = side_tables(spec)
     _write(job, Output(spec.output.table, job.frame, list(spec.output.partition_by)))
     if ctx.quarantine:
-        _write(job, Output(sides["quarantine"], reduce(DataFrame.unionByName, ctx.quarantine)))
+        _write(job, Output(sides["quarantine"], _quarantine(job, reduce(DataFrame.unionByName, ctx.quarantine))))
     if ctx.rejected and (_rejected(ctx) > 0 or lake.current(sides["rejected"]) is not None):
         _write(job, Output(sides["rejected"], reduce(DataFrame.unionByName, ctx.rejected)))
     resolution = job.resolution
@@ -176,9 +208,22 @@ def write_outputs(job: SpecJob) -> None:
         _write(job, Output(sides["superseded"], redelivery.append_audit(old, resolution.superseded)))
 
 
+def _quarantine(job: SpecJob, new_rows: DataFrame) -> DataFrame:
+    """A part recomputed: the earlier runs' quarantined rows outside it are kept."""
+    part, lake = job.part, job.lake
+    previous = lake.current(side_tables(job.spec)["quarantine"])
+    if part is None or part.mode not in ("range", "keys") or previous is None:
+        return new_rows
+    types = {g: f.dataType.simpleString() for g in part.grain for f in job.frame.schema.fields
+             if f.name.lower() == g.lower()}
+    kept = derived.quarantine_outside(part, read_version(job.ctx.spark, previous), types)
+    return new_rows.unionByName(kept, allowMissingColumns=True)
+
+
 def _write(job: SpecJob, out: Output) -> None:
     job.outputs.append(out)
-    out.pending = job.lake.begin(out.table)
+    claimed = job.part.pending if job.part is not None and len(job.outputs) == 1 else None
+    out.pending = claimed or job.lake.begin(out.table)
     out.rows = write(out.frame, out.pending, out.partition_by)
 
 
@@ -187,8 +232,16 @@ def account_rows(job: SpecJob) -> None:
     spec, ctx = job.spec, job.ctx
     job.rows_in += sum(read.count() for read in job.reads)
     rows_out = job.outputs[0].rows
+    for alias, seen in job.part_reads.items():
+        job.per_input[alias] = seen.count()
+        job.rows_in += job.per_input[alias]
+    if job.part is not None:
+        job.part_record = _part_record(job)
     if spec.conservation:
-        job.accounting = account(spec.conservation, job.per_input[spec.conservation], rows_out, ctx.losses)
+        source, rows_in = spec.conservation, job.per_input[spec.conservation]
+        if job.kept is not None:
+            source, rows_in = f"{source} (recomputed part) + stored rows kept", rows_in + job.kept.count()
+        job.accounting = account(source, rows_in, rows_out, ctx.losses)
     elif job.reads and not spec.inputs:
         losses = list(ctx.losses)
         if job.window_count is not None:
@@ -203,6 +256,16 @@ def account_rows(job: SpecJob) -> None:
                                  records + job.stored_rows, rows_out, losses)
     if job.accounting is not None:
         check(job.accounting)
+
+
+def _part_record(job: SpecJob) -> dict[str, Any]:
+    record = job.part.record()  # type: ignore[union-attr]
+    record["rows_read"] = {alias: job.per_input[alias] for alias in job.spec.inputs}
+    if job.recomputed is not None and job.kept is not None:
+        record["rows_recomputed"], record["rows_kept"] = job.recomputed.count(), job.kept.count()
+    else:
+        record["rows_recomputed"] = job.outputs[0].rows
+    return record
 
 
 def _rejected(ctx: StepContext) -> int:
@@ -224,8 +287,26 @@ def commit(job: SpecJob) -> None:
     watermark = watermark_of(job.watermark, str(main.pending.path), job.ctx.spark, spec) if job.watermark else None
     publish = [Publish(o.pending, o.rows, columns_of(o.frame), o.partition_by) for o in job.outputs]
     publish[0].watermark = watermark
+    publish[0].inputs, publish[0].change = dict(job.input_versions), _change(job)
+    publish[0].fingerprint = derived.fingerprint(spec)
+    publish[0].digest = derived.digest_of(job.digest) if job.digest is not None else None
     job.committed = job.lake.commit_all(publish[0], publish[1:], run_id=job.ctx.run_id,
                                         between=lambda: job.faults.mid_commit(spec.name))
+
+
+def _change(job: SpecJob) -> dict[str, Any]:
+    """What this commit changes against the version before, for incremental specs downstream."""
+    inc = job.spec.incremental
+    if job.part is not None:
+        return job.part.change()
+    if inc is None or job.resolution is None or job.ctx.incremental_since is None:
+        return dict(derived.FULL)
+    rows, since = job.resolution.changed_since()
+    if rows == 0 and since is None:
+        return {"kind": "none"}
+    if since is None:  # only rows without a time changed: every time is suspect
+        return dict(derived.FULL)
+    return {"kind": "range", "column": inc.column, "since": local_time(since)}
 
 
 STAGES: list[Callable[[SpecJob], None]] = [read, window, merge, observe, write_outputs, account_rows, commit]
@@ -243,6 +324,16 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: Lake, run_id: st
     try:
         if spec.incremental:
             job.current = lake.current(spec.output.table)
+        if spec.incremental and spec.incremental.derived:
+            job.part = derived.plan(spark, lake, spec, loaded, job.mode, job.current)
+            if job.part.mode == "up_to_date":
+                return _unchanged(job)
+            derived.claim_keys(job.part, lake, spec.output.table)
+            if job.part.affected == 0:  # inputs moved, but no row of any entity changed
+                lake.abort(job.part.pending)
+                job.part.mode, job.part.reason = "up_to_date", "up to date: the changed input rows touch no entity"
+                return _unchanged(job)
+        elif spec.incremental:
             ctx.incremental_since = incremental.since(spec.incremental, job.mode, job.current)
         for stage in STAGES:
             stage(job)
@@ -255,7 +346,17 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: Lake, run_id: st
     return _result(job)
 
 
+def _unchanged(job: SpecJob) -> SpecResult:
+    """No input moved since the committed version: nothing is read, written or committed."""
+    assert job.current is not None and job.part is not None
+    record = job.part.record() | {"rows_read": {}, "rows_recomputed": 0}
+    return SpecResult(0, job.current.rows, job.current.version, incremental=record)
+
+
 def _abort(job: SpecJob) -> None:
+    claimed = job.part.pending if job.part is not None else None
+    if claimed is not None and not any(o.pending is claimed for o in job.outputs):
+        job.lake.abort(claimed)
     for out in job.outputs:
         if out.pending is None:
             continue
@@ -279,4 +380,5 @@ def _result(job: SpecJob) -> SpecResult:
     quarantined = next((o.rows for o in job.outputs if o.table == sides["quarantine"]), None)
     assert job.committed is not None
     return SpecResult(job.rows_in, job.outputs[0].rows, job.committed.version, quarantined,
-                      [r.as_dict() for r in job.ctx.rules], job.accounting, list(job.ctx.artefacts))
+                      [r.as_dict() for r in job.ctx.rules], job.accounting, list(job.ctx.artefacts),
+                      job.part_record)

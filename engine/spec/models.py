@@ -77,20 +77,74 @@ class Retry(BaseModel):
 
 
 class Incremental(BaseModel):
-    """Load only what is new: rows at or after (watermark - lookback), merged on ``keys``.
+    """Recompute only what changed. Two forms, by the kind of spec:
 
-    The watermark is the largest value of ``column`` in the committed table; it is stored with
-    the commit, so it advances only when the output commit succeeds.
+    - a spec that reads files or a source database (bronze) loads only what is new: rows at or
+      after (watermark - lookback), merged on ``keys``; the watermark is the largest value of
+      ``column`` in the committed table, stored with the commit, so it advances only when the
+      output commit succeeds;
+    - a spec that reads lake tables (silver, gold) recomputes only the part of its table that
+      the new upstream rows touch and replaces exactly that part in the committed table: the date
+      range from the earliest touched ``by`` value (minus ``lookback_days``), or the entities
+      (``affected_keys``) with new upstream rows. Steps whose result depends on all rows make a
+      full pass, with the reason in the run record (docs/design.md, "Incremental silver and gold").
     """
 
     model_config = ConfigDict(extra="forbid")
-    column: str = Field(description="creation-time column (ISO-8601 text or timestamp)")
-    keys: list[str] = Field(min_length=1, description="a re-read row replaces the stored row with these keys")
-    lookback_hours: float = Field(72, ge=0, description="re-read this far behind the watermark (late rows)")
+    column: str | None = Field(None, description="bronze: creation-time column (ISO-8601 text or timestamp)")
+    keys: list[str] = Field(default_factory=list,
+                            description="bronze: a re-read row replaces the stored row with these keys")
+    lookback_hours: float = Field(72, ge=0, description="bronze: re-read this far behind the watermark (late rows)")
     on_duplicate: Literal["latest", "keep_all", "fail"] = Field(
-        "latest", description="what a repeated key means: latest (the newest delivery wins, older versions go "
-        "to the <table>__superseded audit table with the reason), keep_all (every distinct version is kept) or "
+        "latest", description="bronze: what a repeated key means: latest (the newest delivery wins, older versions "
+        "go to the <table>__superseded audit table with the reason), keep_all (every distinct version is kept) or "
         "fail (a changed re-delivery stops the spec); identical re-deliveries never duplicate")
+    by: str | None = Field(None, description="silver/gold: a date (or timestamp) column of the output and of the "
+                           "inputs it comes from; only the range from the earliest date new upstream rows touch "
+                           "is recomputed and replaced")
+    lookback_days: int = Field(0, ge=0, description="silver/gold with by: also recompute this many days before "
+                               "the earliest touched date")
+    affected_keys: list[str] | None = Field(None, description="silver/gold: entity key column(s) of the output "
+                                            "and the inputs; only entities with new upstream rows are recomputed "
+                                            "and merged into the committed table")
+
+    @field_validator("affected_keys", mode="before")
+    @classmethod
+    def _one_key(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Incremental":
+        given = self.model_fields_set
+        derived = self.by is not None or self.affected_keys is not None
+        if not derived:
+            if self.column is None or not self.keys:
+                raise ValueError("needs column and keys (a spec that reads files: a watermark), "
+                                 "or by / affected_keys (a spec that reads lake tables)")
+            if "lookback_days" in given:
+                raise ValueError("lookback_days goes with by; a watermark (column) uses lookback_hours")
+            return self
+        source = sorted(given & {"column", "keys", "lookback_hours", "on_duplicate"})
+        if source:
+            raise ValueError(f"{', '.join(source)} belong to a watermark (bronze) and do not mix with "
+                             f"{'by' if self.by is not None else 'affected_keys'}")
+        if self.by is not None and self.affected_keys is not None:
+            raise ValueError("set one of by (recompute a date range) or affected_keys (recompute entities), not both")
+        if self.affected_keys is not None and not self.affected_keys:
+            raise ValueError("affected_keys needs at least one column")
+        if "lookback_days" in given and self.by is None:
+            raise ValueError("lookback_days goes with by (a date range), not with affected_keys")
+        return self
+
+    @property
+    def derived(self) -> bool:
+        """True for the silver/gold form (by or affected_keys), False for a bronze watermark."""
+        return self.by is not None or self.affected_keys is not None
+
+    @property
+    def grain(self) -> list[str]:
+        """The output columns the recomputed part is chosen by: [by] or the affected keys."""
+        return [self.by] if self.by is not None else list(self.affected_keys or [])
 
 
 class ColumnDoc(BaseModel):
@@ -133,6 +187,14 @@ class Spec(BaseModel):
     @classmethod
     def _check_schedule(cls, value: str | None) -> str | None:
         return None if value is None else check_cron(value)
+
+    @model_validator(mode="after")
+    def _incremental_fits_the_spec(self) -> "Spec":
+        inc = self.incremental
+        if inc is not None and inc.derived and (not self.inputs or self.name.split(".", 1)[0] == "bronze"):
+            raise ValueError(f"incremental.{'by' if inc.by else 'affected_keys'} is for silver and gold specs "
+                             "that read lake tables (inputs:); a spec that reads files declares column and keys")
+        return self
 
     @model_validator(mode="after")
     def _output_is_named_table(self) -> "Spec":

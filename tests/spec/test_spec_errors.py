@@ -128,3 +128,28 @@ def test_duplicate_frame_name(tmp_path):
     with pytest.raises(SpecError) as err:
         load(tmp_path, text)
     assert str(err.value) == "pipelines/spec.yaml:7: frame 'items' is already defined"
+
+
+@pytest.mark.parametrize(("incremental", "message"), [
+    ("{by: order_date, affected_keys: user_id}",
+     "incremental: set one of by (recompute a date range) or affected_keys (recompute entities), not both"),
+    ("{affected_keys: user_id, lookback_days: 2}",
+     "incremental: lookback_days goes with by (a date range), not with affected_keys"),
+    ("{by: order_date, keys: [id]}", "incremental: keys belong to a watermark (bronze) and do not mix with by"),
+    ("{lookback_days: 2}", "incremental: needs column and keys (a spec that reads files: a watermark), "
+                           "or by / affected_keys (a spec that reads lake tables)"),
+    ("{by: order_date, lookback_day: 2}", "unknown key 'lookback_day' in incremental (did you mean 'lookback_days'?)"),
+])
+def test_incremental_combinations(tmp_path, incremental, message):
+    with pytest.raises(SpecError) as err:
+        load(tmp_path, GOOD + f"incremental: {incremental}\n")
+    assert str(err.value) == f"pipelines/spec.yaml:13: {message}"
+
+
+def test_incremental_by_is_for_specs_that_read_tables(tmp_path):
+    bronze = "name: bronze.x\nsteps:\n  - {type: read, format: csv, path: a.csv}\nincremental: {by: d}\n"
+    with pytest.raises(SpecError) as err:
+        load(tmp_path, bronze)
+    assert "incremental.by is for silver and gold specs that read lake tables (inputs:)" in str(err.value)
+    spec = load(tmp_path, GOOD + "incremental: {affected_keys: id}\n").spec
+    assert spec.incremental.affected_keys == ["id"] and spec.incremental.grain == ["id"]

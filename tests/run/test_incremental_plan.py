@@ -1,0 +1,130 @@
+"""Which part of a silver/gold table a run recomputes, decided from the lake's change records.
+
+Real lake commits (tiny Parquet files written with pyarrow) and the real decision function;
+each expected part or reason follows from the rules in engine/run/derived.py's docstring.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from engine.io.lake import LocalLake, Publish
+from engine.run import derived
+from engine.run.incremental import LoadMode
+from engine.spec.loader import load_spec
+
+SPEC = """\
+name: gold.daily
+inputs: {orders: silver.orders, stores: silver.stores}
+incremental: {by: order_date, lookback_days: 2}
+steps:
+  - type: join
+    left: orders
+    right: stores
+    on: [store_id]
+    how: left
+  - type: aggregate
+    group_by: [order_date, region]
+    metrics: {n: count(*)}
+"""
+ORDERS = pa.table({"order_id": ["a", "b"], "store_id": ["s1", "s2"],
+                   "order_date": [date(2024, 3, 1), date(2024, 3, 2)]})
+STORES = pa.table({"store_id": ["s1", "s2"], "region": ["n", "s"]})
+
+
+def commit(lake, table, data, *, change=None, digest=None, inputs=None, fingerprint=None):
+    pending = lake.begin(table)
+    pending.path.mkdir(parents=True)
+    pq.write_table(data, pending.path / "part-0.parquet")
+    columns = [{"name": f.name, "type": {"string": "string", "date32[day]": "date"}[str(f.type)]}
+               for f in data.schema]
+    return lake.commit_all(Publish(pending, data.num_rows, columns, [], None, inputs or {}, change, fingerprint,
+                                   digest), [], run_id="r")
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    path = tmp_path / "daily.yaml"
+    path.write_text(SPEC, encoding="utf-8")
+    loaded = load_spec(path, {})
+    lake = LocalLake(tmp_path / "lake")
+    commit(lake, "silver.orders", ORDERS, digest="2:1")
+    commit(lake, "silver.stores", STORES, digest="2:2")
+    current = commit(lake, "gold.daily", pa.table({"order_date": [date(2024, 3, 1)], "region": ["n"]}),
+                     inputs={"silver.orders": 1, "silver.stores": 1},
+                     fingerprint=derived.fingerprint(loaded.spec))
+    return lake, loaded, current
+
+
+def decide(spark, lake, loaded, current, mode=None):
+    return derived.plan(spark, lake, loaded.spec, loaded, mode or LoadMode(), current)
+
+
+def test_nothing_new_is_up_to_date(spark, setup):
+    lake, loaded, current = setup
+    part = decide(spark, lake, loaded, current)
+    assert (part.mode, part.reason) == ("up_to_date", "up to date: no input changed since version 1")
+    commit(lake, "silver.stores", STORES, change={"kind": "full"}, digest="2:2")  # rebuilt, same rows
+    assert decide(spark, lake, loaded, current).mode == "up_to_date"
+
+
+def test_a_range_change_of_the_driving_input(spark, setup):
+    lake, loaded, current = setup
+    commit(lake, "silver.orders", ORDERS, change={"kind": "range", "column": "order_date", "since": "2024-03-02"},
+           digest="2:9")
+    part = decide(spark, lake, loaded, current)
+    assert (part.mode, part.start, part.driving) == ("range", date(2024, 2, 29), {"orders"})  # 2 days' lookback
+    assert part.change() == {"kind": "range", "column": "order_date", "since": "2024-02-29"}
+
+
+def test_a_change_in_another_column_is_looked_up_in_the_rows(spark, setup):
+    lake, loaded, current = setup
+    commit(lake, "silver.orders", ORDERS, change={"kind": "keys", "columns": ["order_id"]}, digest="2:9")
+    keys = lake.changes_location("silver.orders", 2)
+    keys.mkdir(parents=True)
+    pq.write_table(pa.table({"order_id": ["b"]}), keys / "part-0.parquet")
+    part = decide(spark, lake, loaded, current)
+    assert (part.mode, part.start) == ("range", date(2024, 2, 29))  # order b is of 2024-03-02
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"kind": "full"}, "full pass: input silver.stores was rebuilt fully (version 2)"),
+    ({"kind": "range", "column": "store_id", "since": "2024-01-01"},
+     "full pass: input 'stores' (silver.stores) changed and is read whole (it has no order_date)"),
+])
+def test_a_changed_lookup_is_a_full_pass(spark, setup, change, reason):
+    lake, loaded, current = setup
+    commit(lake, "silver.stores", STORES, change=change, digest="2:7")
+    assert decide(spark, lake, loaded, current).reason == reason
+
+
+def test_full_pass_reasons(spark, setup, tmp_path):
+    lake, loaded, current = setup
+    assert decide(spark, lake, loaded, None).reason == "full pass: first build"
+    assert decide(spark, lake, loaded, current, LoadMode("full")).reason == "full pass: --full-refresh"
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(SPEC.replace("count(*)", "count(order_id)"), encoding="utf-8")
+    other = load_spec(edited, {})
+    assert decide(spark, lake, other, current).reason == (
+        "full pass: the spec or its variables changed since version 1")
+    documented = tmp_path / "documented.yaml"
+    documented.write_text(SPEC + "description: only words\n", encoding="utf-8")
+    assert decide(spark, lake, load_spec(documented, {}), current).mode == "up_to_date"
+    for _ in range(5):  # versions 2-6: nothing changed in any of them
+        commit(lake, "silver.orders", ORDERS, change={"kind": "none"}, digest="2:5")
+    assert decide(spark, lake, loaded, current).mode == "up_to_date"
+    commit(lake, "silver.orders", ORDERS, change={"kind": "full"}, digest="2:7")  # 7: version 2 is pruned
+    assert decide(spark, lake, loaded, current).reason == (
+        "full pass: version 2 of input silver.orders is no longer kept (its change is unknown)")
+    built_on_7 = dataclasses.replace(current, inputs={"silver.orders": 7, "silver.stores": 1})
+    lake.rollback("silver.orders", 6)
+    commit(lake, "silver.orders", ORDERS, change={"kind": "full"}, digest="2:7")  # 8: rebuilt as 7 was
+    assert decide(spark, lake, loaded, built_on_7).mode == "up_to_date"  # the same rows as 7
+    lake.rollback("silver.orders", 4)
+    assert decide(spark, lake, loaded, built_on_7).reason == (
+        "full pass: input silver.orders was rolled back (version 7 -> 4)")
