@@ -75,7 +75,10 @@ def test_same_json_as_the_local_lake(s3, tmp_path):
     on_disk = json.loads((tmp_path / "gold/m/_current.json").read_text())
     on_s3 = json.loads(body(s3, "lake/gold/m/_current.json"))
     assert set(on_disk) == set(on_s3) == {"table", "version", "path", "rows", "columns", "partition_by",
-                                          "committed_at", "run_id", "watermark", "companions", "owner"}
+                                          "committed_at", "run_id", "watermark", "companions", "owner",
+                                          # what incremental specs read back (issue 23): inputs read,
+                                          # logic fingerprint, row digest, change since the previous version
+                                          "inputs", "fingerprint", "digest", "change"}
     assert {k: v for k, v in on_s3.items() if k != "committed_at"} == \
            {k: v for k, v in on_disk.items() if k != "committed_at"}  # relative paths: the same everywhere
     assert (a.version, b.version) == (1, 1)
