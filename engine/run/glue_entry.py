@@ -40,7 +40,7 @@ from engine.errors import MedallionError, RunError, UsageError
 from engine.run.record import new_run_id
 from engine.spec.suggest import did_you_mean
 
-LOCKED = "is locked by run"  # LakeLock's message when another spec run holds the lake
+LOCKED = "is locked by run"  # the lock message (lake or spec lock) when another job run holds it
 SOURCE_LOAD = "source-load"  # --task: load the raw files into the profile's source database
 
 
