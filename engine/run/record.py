@@ -51,6 +51,9 @@ class SpecRecord(BaseModel):
     incremental: dict[str, Any] | None = Field(
         None, description="silver/gold incremental specs: mode (range, keys, full, up_to_date), the note "
         "(what was recomputed, or why a full pass), rows read per input, rows recomputed and kept")
+    spark: dict[str, int] | None = Field(
+        None, description="Spark work of this spec (every attempt), from the status tracker by its job group: "
+        "jobs, stages that ran, completed tasks, failed tasks")
 
 
 class RunRecord(BaseModel):

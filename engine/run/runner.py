@@ -32,6 +32,7 @@ from engine.run.outputs import quarantine_table, read_table, written_rows  # noq
 from engine.run.record import RunRecord, RunStore, SpecRecord, new_run_id, utc_now
 from engine.run.report import Reporter
 from engine.run.sizing import input_bytes, partitions_for
+from engine.run.sparkjobs import job_group, record_counts
 from engine.run.stages import SpecResult, execute_spec  # noqa: F401 - public API
 from engine.spec.loader import LoadedSpec
 from engine.spec.models import Retry
@@ -170,7 +171,8 @@ def _run_one(ctx: RunContext, spark: SparkSession, record: RunRecord, item: Spec
     item.status = "running"
     _size_shuffles(ctx, spark, loaded)
     # one job group per spec: the Spark UI and the status tracker group its jobs by spec
-    spark.sparkContext.setJobGroup(f"{record.run_id}:{item.spec}", item.spec, interruptOnCancel=True)
+    group = job_group(record.run_id, item.spec)
+    spark.sparkContext.setJobGroup(group, item.spec, interruptOnCancel=True)
     ctx.reporter.spec_started(item)
     started = time.monotonic()
 
@@ -196,6 +198,7 @@ def _run_one(ctx: RunContext, spark: SparkSession, record: RunRecord, item: Spec
     finally:
         spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
     item.seconds = round(time.monotonic() - started, 2)
+    item.spark = record_counts(spark, group)  # this spec's jobs only, whatever runs beside it
     ctx.reporter.spec_finished(item)
     return ok
 
