@@ -25,21 +25,12 @@ from __future__ import annotations
 
 from typing import Any
 
-DRAIN_TIMEOUT_MS = 10_000
+from engine.steps.counting import drain_events
 
 
 def job_group(run_id: str, spec: str) -> str:
     """The job group of one spec in one run (the Spark UI and the tracker group its jobs by it)."""
     return f"{run_id}:{spec}"
-
-
-def drain_events(spark: Any, timeout_ms: int = DRAIN_TIMEOUT_MS) -> bool:
-    """Wait until the listener bus has delivered every event posted so far; False on timeout."""
-    try:
-        spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty(timeout_ms)  # noqa: SLF001 - no public API
-        return True
-    except Exception:  # noqa: BLE001 - a late event only makes the count short, never the run fail
-        return False
 
 
 def spark_counts(spark: Any, group: str) -> dict[str, int]:

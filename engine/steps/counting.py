@@ -21,6 +21,22 @@ from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
 
+DRAIN_TIMEOUT_MS = 10_000
+
+
+def drain_events(spark: Any, timeout_ms: int = DRAIN_TIMEOUT_MS) -> bool:
+    """Wait until Spark's listener bus has delivered every event posted so far; False on timeout.
+
+    Observed metrics and the status tracker's job and stage records arrive through it,
+    asynchronously, after the action that produced them has returned.
+    """
+    try:
+        spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty(timeout_ms)  # noqa: SLF001 - no public API
+        return True
+    except Exception:  # noqa: BLE001 - a late event costs the fallback, never the run
+        return False
+
+
 class ObservedMetrics:
     """``frame`` with aggregate ``metrics`` attached; :meth:`values` once an action computed it."""
 
@@ -31,7 +47,18 @@ class ObservedMetrics:
         self._values: dict[str, Any] | None = None
 
     def ready(self) -> bool:
-        """Whether an action has filled the metrics (never blocks)."""
+        """Whether an action has filled the metrics.
+
+        The metrics reach the driver through the listener bus, after the action has returned;
+        on a busy machine they can still be on their way. So when they are not there yet, the
+        bus is drained once (bounded) before saying no: a late delivery must not cost a second
+        pass over the data (under load it did: an extra aggregation job per counter).
+        """
+        if self._completed():
+            return True
+        return drain_events(self.frame.sparkSession) and self._completed()
+
+    def _completed(self) -> bool:
         try:
             return bool(self._observation._jo.future().isCompleted())  # noqa: SLF001 - no public probe
         except Exception:  # noqa: BLE001 - an API change must only cost the cheap path
