@@ -15,6 +15,7 @@ from pyspark.sql.types import BooleanType, DateType, IntegerType, StringType, St
 
 from engine.spec.quality import CalendarStep
 from engine.steps.context import StepContext
+from engine.steps.counting import aggregate_in_one_job
 
 CALENDAR_COLUMNS = StructType([
     StructField("date", DateType()), StructField("year", IntegerType()), StructField("month", IntegerType()),
@@ -83,7 +84,9 @@ def run_calendar(step: CalendarStep, frame: DataFrame, ctx: StepContext) -> Data
     if missing:
         raise ValueError(f"calendar: the input needs column(s) {', '.join(missing)}")
     dates = ctx.frame(step.dates_from).select(F.to_date(F.col(step.date_column)).alias("d"))
-    span = dates.agg(F.min("d").alias("lo"), F.max("d").alias("hi")).first()
+    # as ISO text: an observed date would cross Py4J as a Java object
+    span = {k: None if v is None else date.fromisoformat(str(v)) for k, v in aggregate_in_one_job(
+        dates, [F.min("d").cast("string").alias("lo"), F.max("d").cast("string").alias("hi")]).items()}
     known = frame.select(*[F.col(f.name).cast(f.dataType) for f in CALENDAR_COLUMNS.fields])
     if span["lo"] is None:
         return known.withColumn("is_generated", F.lit(False))

@@ -17,7 +17,7 @@ from engine.errors import TerminalError
 from engine.spec.quality import (AcceptedValuesRule, ExistsInRule, ExpressionRule, NotNullRule, QualityStep,
                                  RangeRule, RegexRule, UniqueRule)
 from engine.steps.context import Loss, RuleOutcome, StepContext
-from engine.steps.counting import ObservedMetrics
+from engine.steps.counting import ObservedMetrics, aggregate_in_one_job
 from engine.steps.quarantine import quarantine_rows
 
 
@@ -103,9 +103,9 @@ def run_quality(step: QualityStep, frame: DataFrame, ctx: StepContext) -> DataFr
         return _warn_only(step, work, oks, frame, ctx)
     work = work.persist()
     ctx.cached.append(work)
-    totals = work.agg(F.count(F.lit(1)).alias("rows"),
-                      F.count_if(to_quarantine).alias("quarantined"), F.count_if(to_drop).alias("dropped"),
-                      *[F.count_if(~F.col(ok)).alias(ok) for ok in oks]).first()
+    totals = aggregate_in_one_job(work, [F.count(F.lit(1)).alias("rows"), F.count_if(to_quarantine).alias("quarantined"),
+                                         F.count_if(to_drop).alias("dropped"),
+                                         *[F.count_if(~F.col(ok)).alias(ok) for ok in oks]])
     rows = totals["rows"]
     problems = []
     for i, rule in enumerate(step.rules):
