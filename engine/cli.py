@@ -22,7 +22,7 @@ from engine.errors import MedallionError, SpecErrors, UsageError
 from engine.plan.render import render
 from engine.plan.select import select
 from engine.remote import executor_for
-from engine.run.report import Reporter, detail_lines
+from engine.run.report import Reporter, detail_lines, spark_phrase, spark_totals
 from engine.run.workspace import Workspace
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -205,22 +205,28 @@ def query(sql: Annotated[str, typer.Argument(help="SQL against the warehouse, e.
 def summary(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = None,
             project_dir: ProjectOpt = None, format_: OutputOpt = "table") -> None:
     """Each mart's row count and dashboard KPIs, computed in the warehouse."""
-    from engine.run.summary import summarize
+    from engine.run.summary import built_by, summarize
 
     _check_format(format_)
     ws = _workspace(project_dir, profile, var)
     names = select(ws.graph, select_ or ["layer:gold"])
     reporter = Reporter()
     results = list(summarize(ws.graph, names, ws.warehouse))
+    specs = {ws.graph.specs[n].spec.output.table: n for n in names}
+    builds = {table: built_by(ws.lake, ws.store, specs[table], table) for table, _, _ in results}
     if format_ == "json":
         _print_json([{"table": table, "rows": rows if rows >= 0 else None,
-                      "kpis": [{"label": label, "value": value} for label, value in kpis]}
+                      "kpis": [{"label": label, "value": value} for label, value in kpis],
+                      "run_id": builds[table][0], "spark": builds[table][1]}
                      for table, rows, kpis in results])
         return
     for table, rows, kpis in results:
         reporter.line(f"{table}: {rows:,} rows" if rows >= 0 else f"{table}:")
         for label, value in kpis:
             reporter.line(f"    {label}: {value}")
+        run_id, work = builds[table]
+        if work:
+            reporter.line(f"    built by run {run_id}: {spark_phrase(work)}")
 
 
 @app.command()
@@ -258,10 +264,12 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
         for rec in ws.store.list():
             counts = {s: sum(x.status == s for x in rec.specs) for s in ("ok", "failed", "skipped")}
             status = runs_status(ws, rec)
+            work = spark_totals(rec)
             rows.append([rec.run_id, status, rec.started_at, rec.finished_at or "-",
-                         str(counts["ok"]), str(counts["failed"]), str(counts["skipped"])])
-        reporter.table("runs", ["run_id", "status", "started", "finished", "ok", "failed", "skipped"], rows,
-                       keep=[0])
+                         str(counts["ok"]), str(counts["failed"]), str(counts["skipped"]),
+                         str(work["jobs"]) if work else "-"])
+        reporter.table("runs", ["run_id", "status", "started", "finished", "ok", "failed", "skipped", "spark_jobs"],
+                       rows, keep=[0])
         return
     record = ws.store.load(run_id)
     if record is None:
@@ -273,12 +281,17 @@ def runs(run_id: Annotated[Optional[str], typer.Argument(help="show one run in d
         return
     reporter.line(f"run {record.run_id} {runs_status(ws, record)} · profile {record.profile} · "
                   f"started {record.started_at} · finished {record.finished_at or '-'}")
-    reporter.table("specs", ["spec", "status", "attempts", "rows_in", "rows_out", "seconds", "version", "error"],
+    reporter.table("specs", ["spec", "status", "attempts", "rows_in", "rows_out", "seconds", "version",
+                             "jobs", "stages", "tasks", "error"],
                    [[s.spec, s.status, str(s.attempts), str(s.rows_in if s.rows_in is not None else "-"),
                      str(s.rows_out if s.rows_out is not None else "-"),
                      str(s.seconds if s.seconds is not None else "-"),
-                     str(s.version if s.version is not None else "-"), s.error or ""] for s in record.specs],
+                     str(s.version if s.version is not None else "-"),
+                     *[str(s.spark[k]) if s.spark else "-" for k in ("jobs", "stages", "tasks")],
+                     s.error or ""] for s in record.specs],
                    keep=[0])
+    if spark_totals(record):
+        reporter.line(f"Spark work: {spark_phrase(spark_totals(record))}")
     for s in record.specs:
         details = detail_lines(s)
         if details:

@@ -25,6 +25,31 @@ def _fmt_rows(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def spark_fields(counts: dict[str, int] | None) -> str:
+    """A spec's Spark work as ``jobs=7 stages=7 tasks=12`` (``failed_tasks=`` when any), or ''."""
+    if not counts:
+        return ""
+    text = f"jobs={counts.get('jobs', 0)} stages={counts.get('stages', 0)} tasks={counts.get('tasks', 0)}"
+    return text + (f" failed_tasks={counts['failed_tasks']}" if counts.get("failed_tasks") else "")
+
+
+def spark_totals(record: RunRecord) -> dict[str, int] | None:
+    """The Spark work of a whole run: the sum over its specs that recorded any (None if none did)."""
+    counted = [s.spark for s in record.specs if s.spark]
+    if not counted:
+        return None
+    return {key: sum(c.get(key, 0) for c in counted) for key in ("jobs", "stages", "tasks", "failed_tasks")}
+
+
+def spark_phrase(counts: dict[str, int] | None) -> str:
+    """``143 Spark jobs (143 stages, 200 tasks)`` for summaries, or '' when nothing was recorded."""
+    if not counts:
+        return ""
+    failed = f", {counts['failed_tasks']:,} failed" if counts.get("failed_tasks") else ""
+    return (f"{counts.get('jobs', 0):,} Spark jobs ({counts.get('stages', 0):,} stages, "
+            f"{counts.get('tasks', 0):,} tasks{failed})")
+
+
 def detail_lines(record: SpecRecord) -> list[str]:
     """Conservation and rule outcomes of one spec, one line each (for every output channel)."""
     lines = []
@@ -98,8 +123,9 @@ class Reporter:
             self._live.spec_finished(record.spec, record.rows_out)
         seconds = "" if record.seconds is None else f"{record.seconds:.1f}s"
         attempts = f" attempts={record.attempts}" if record.attempts > 1 else ""
+        spark = f" {spark_fields(record.spark)}" if record.spark else ""
         line = (f"  {record.status:<7} {record.spec:<40} rows_in={_fmt_rows(record.rows_in)} "
-                f"rows_out={_fmt_rows(record.rows_out)} {seconds}{attempts}")
+                f"rows_out={_fmt_rows(record.rows_out)} {seconds}{attempts}{spark}")
         if self.plain:
             self.console.print(line)
         else:
@@ -115,7 +141,7 @@ class Reporter:
                            f"(attempt {record.attempts}, waiting {wait:.1f}s): {record.error}")
 
     def run_finished(self, record: RunRecord) -> None:
-        """Summary: counts, total time, rows written and quarantined, conservation; the resume command."""
+        """Summary: counts, total time, rows written and quarantined, Spark jobs, conservation; the resume command."""
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -130,8 +156,10 @@ class Reporter:
                    else f"conservation NOT balanced in {unbalanced} of {len(checked)} spec(s)")
         self.console.print(f"run {record.run_id} {record.status}: {ok} ok, {failed} failed, "
                            f"{skipped} skipped")
+        spark = spark_phrase(spark_totals(record))
         self.console.print(f"  {time.monotonic() - self._started:.1f}s · {written:,} rows written · "
-                           f"{quarantined:,} quarantined" + (f" · {balance}" if checked else ""))
+                           f"{quarantined:,} quarantined" + (f" · {spark}" if spark else "")
+                           + (f" · {balance}" if checked else ""))
         if record.resume_command:
             self.console.print(f"to resume: {record.resume_command}")
 

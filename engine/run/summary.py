@@ -48,3 +48,20 @@ def summarize(graph: Graph, names: list[str], warehouse: Any) -> list[tuple[str,
                  for k, v in zip(kpis, values[1:])]
         out.append((table, int(values[0]), pairs))
     return out
+
+
+def built_by(lake: Any, store: Any, spec: str, table: str) -> tuple[str | None, dict[str, int] | None]:
+    """The run that committed ``table``'s current version and the Spark work its spec did there.
+
+    (None, None) when the table has no version or its run left no record (an older lake, a
+    record pruned by hand); the summary then simply shows no Spark figures.
+    """
+    try:
+        current = lake.current(table)
+    except MedallionError:
+        return None, None
+    if current is None or not current.run_id:
+        return None, None
+    record = store.load(current.run_id)
+    entry = next((s for s in record.specs if s.spec == spec), None) if record is not None else None
+    return current.run_id, entry.spark if entry is not None else None

@@ -52,8 +52,9 @@ def test_final_summary_record_and_summary_json(make_project, capsys):
     assert main(["run", "--plain", *args]) == 0
     out = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"run \S+ ok: 3 ok, 0 failed, 0 skipped", out[-2]), out
-    assert re.fullmatch(r"  \d+\.\ds · 9 rows written · 1 quarantined · conservation balanced in \d of \d spec\(s\)",
-                        out[-1]), out
+    finish = re.fullmatch(r"  \d+\.\ds · 9 rows written · 1 quarantined · (\d+) Spark jobs \((\d+) stages, (\d+) tasks\)"
+                          r" · conservation balanced in \d of \d spec\(s\)", out[-1])
+    assert finish, out
     assert "conservation balanced in" in out[-1] and "NOT" not in out[-1]
 
     # the run record holds the same events: statuses and counts per spec
@@ -65,12 +66,35 @@ def test_final_summary_record_and_summary_json(make_project, capsys):
     acc = specs["silver.b"]["accounting"]
     assert (acc["rows_in"], acc["rows_out"], acc["quarantined"], acc["filtered"], acc["balanced"]) == (5, 3, 1, 1, True)
     assert out[-2].split()[1] == record["run_id"]
+    # Spark work: each spec's line shows its own counts, the finish line their sums
+    for spec in specs.values():
+        work = spec["spark"]
+        assert work["jobs"] >= 1 and work["tasks"] >= work["stages"] >= 1, work
+        line = next(line for line in out if line.startswith(f"  ok      {spec['spec']} "))
+        assert line.endswith(f"jobs={work['jobs']} stages={work['stages']} tasks={work['tasks']}"), line
+    totals = [sum(s["spark"][k] for s in specs.values()) for k in ("jobs", "stages", "tasks")]
+    assert [int(g) for g in finish.groups()] == totals
+    assert main(["runs", *args]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split("\t")[-1] == "spark_jobs" and listing[1].split("\t")[-1] == str(totals[0])
+    assert main(["runs", record["run_id"], *args]) == 0
+    detail = capsys.readouterr().out.splitlines()
+    header = detail[1].split("\t")
+    row = dict(zip(header, next(r for r in detail if r.startswith("gold.c\t")).split("\t")))
+    assert [row["jobs"], row["stages"], row["tasks"]] == [str(specs["gold.c"]["spark"][k]) for k in ("jobs", "stages", "tasks")]
+    assert f"Spark work: {totals[0]} Spark jobs ({totals[1]} stages, {totals[2]} tasks)" in detail
 
     assert main(["summary", "--format", "json", *args]) == 0
     (mart,) = json.loads(capsys.readouterr().out)
     assert mart["table"] == "gold.c" and mart["rows"] == 1
     values = {k["label"]: k["value"] for k in mart["kpis"]}
     assert values["Total"] in (60, "60") and values["Rows"] in (3, "3"), values
+    # the mart's Spark work, from the run that committed its current version
+    assert mart["run_id"] == record["run_id"] and mart["spark"] == specs["gold.c"]["spark"]
+    assert main(["summary", *args]) == 0
+    work = specs["gold.c"]["spark"]
+    assert (f"    built by run {record['run_id']}: {work['jobs']} Spark jobs ({work['stages']} stages, "
+            f"{work['tasks']} tasks)") in capsys.readouterr().out.splitlines()
 
 
 def test_a_side_table_with_no_spec_rolls_back(make_project, capsys):
