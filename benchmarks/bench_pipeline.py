@@ -21,7 +21,10 @@ and makes the exit status 1, so a ratio is only printed for jobs that computed t
 The predictive CLV columns (p_alive, expected orders, predicted CLV) are not compared: only
 the engine computes them; the historical columns are.
 
-Results go to benchmarks/results/pipeline_s<scale>_<timestamp>.csv and .md.
+Results go to benchmarks/results/pipeline_s<scale>_<timestamp>.csv and .md. The engine job's
+Spark jobs, stages and tasks per spec (from its run record, benchmarks/spark_jobs.py) are
+printed and added to the .md. ``--threads N`` is passed to ``medallion run`` (concurrent specs);
+without it the engine runs with its own default.
 
 ``--incremental`` measures a daily run instead (:func:`incremental_scenario`): the engine on
 scale S without its last business day, then the same lake with that day appended, then a
@@ -47,6 +50,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from spark_jobs import latest_record, markdown, per_spec, summary_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -80,6 +86,7 @@ class JobResult:
     totals: dict[str, tuple] = field(default_factory=dict)
     ok: bool = True
     note: str = ""
+    spark: list[dict] = field(default_factory=list)  # engine: Spark jobs/stages/tasks per spec
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -195,10 +202,12 @@ def generate(scale: float, data_root: Path) -> Path:
     return folder
 
 
-def commands(job: str, raw: Path, work: Path, project: Path) -> tuple[list[str], dict[str, str]]:
+def commands(job: str, raw: Path, work: Path, project: Path,
+             threads: int | None = None) -> tuple[list[str], dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDALLION_VAR_")}
     if job == "engine":
         args = ["run", "--plain", "--project-dir", str(project), "--var", f"raw_dir={raw}", "--var", f"lake_dir={work}"]
+        args += ["--threads", str(threads)] if threads is not None else []
         if project == ROOT and (ROOT / ".venv/bin/medallion").is_file():
             return [str(ROOT / ".venv/bin/medallion"), *args], env
         # another checkout of the engine (e.g. the code before a change): its package first, this venv
@@ -272,6 +281,8 @@ def report(scale: float, results: dict[str, JobResult], walls: dict[str, list[fl
         cells = [str(results[j].totals.get(name)) for j in results]
         same = len({c for c in cells}) == 1
         lines.append(f"| {name} ({money}; {second}) | " + " | ".join(cells) + f" | {'yes' if same else 'NO'} |")
+    if eng is not None and eng.spark:
+        lines += ["", *markdown(eng.spark, "Spark work of the engine per spec (its run record; the median run):")]
     notes = [f"- {j}: {r.note}" for j, r in results.items() if r.note]
     if notes:
         lines += ["", *notes]
@@ -282,7 +293,8 @@ def _records(lake: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((lake / "_runs").glob("*.json"))]
 
 
-def incremental_scenario(scale: float, data_root: Path, results_dir: Path, project: Path, keep: bool) -> int:
+def incremental_scenario(scale: float, data_root: Path, results_dir: Path, project: Path, keep: bool,
+                         threads: int | None = None) -> int:
     """A daily run against a full one: the engine on scale S without its last business day (a full
     run, fresh lake), then the same lake with that day appended (the incremental run), then
     ``--full-refresh`` on the same lake (the check: its mart totals must equal the incremental
@@ -305,7 +317,7 @@ def incremental_scenario(scale: float, data_root: Path, results_dir: Path, proje
     for label, folder, extra in (("full (all days but the last)", before, []),
                                  ("incremental (the last day appended)", raw, []),
                                  ("--full-refresh (every day)", raw, ["--full-refresh"])):
-        cmd, env = commands("engine", folder, work, project.resolve())
+        cmd, env = commands("engine", folder, work, project.resolve(), threads)
         log = results_dir / f"log_s{scale:g}_{stamp}_incremental_{len(runs) + 1}.txt"
         res = run_job("engine", cmd + extra, env, log)
         if res.ok:
@@ -328,14 +340,18 @@ def incremental_scenario(scale: float, data_root: Path, results_dir: Path, proje
         lines.append(f"| {label} | {res.wall:.1f} | {res.wall / first.wall:.0%} |")
     lines += ["", f"Mart totals of the incremental run equal those of the full refresh: {'yes' if same else 'NO'}.",
               "", "Per spec (seconds in the full run / in the incremental run; what the incremental run did):", "",
-              "| spec | full s | incremental s | mode | note |", "|---|---:|---:|---|---|"]
+              "| spec | full s | incremental s | full jobs | incremental jobs | mode | note |",
+              "|---|---:|---:|---:|---:|---|---|"]
     full_specs = {s["spec"]: s for s in records[0]["specs"]}
     for item in records[1]["specs"]:
         inc = item.get("incremental") or {}
         merged = "stored rows" in str((item.get("accounting") or {}).get("source", ""))  # a bronze watermark
         mode = inc.get("mode", "watermark" if merged else "not incremental")
-        lines.append(f"| {item['spec']} | {full_specs[item['spec']]['seconds']:.1f} | {item['seconds']:.1f} | {mode} "
-                     f"| {inc.get('note', '')} |")
+        jobs = [str((s.get("spark") or {}).get("jobs", "-")) for s in (full_specs[item["spec"]], item)]
+        lines.append(f"| {item['spec']} | {full_specs[item['spec']]['seconds']:.1f} | {item['seconds']:.1f} | "
+                     f"{jobs[0]} | {jobs[1]} | {mode} | {inc.get('note', '')} |")
+    lines += ["", "Spark work per run: " + "; ".join(
+        f"{label}: {summary_line(per_spec(rec)) or 'not recorded'}" for (label, _), rec in zip(runs, records))]
     md = "\n".join(lines) + "\n"
     name = f"incremental_s{scale:g}_{stamp}"
     (results_dir / f"{name}.md").write_text(md, encoding="utf-8")
@@ -362,9 +378,12 @@ def main() -> int:
                         help="project folder whose engine and specs the engine job runs (default: this one)")
     parser.add_argument("--incremental", action="store_true",
                         help="instead: a full engine run without the last day, then that day appended")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="passed to the engine's `medallion run --threads N` (default: not passed)")
     args = parser.parse_args()
     if args.incremental:
-        return incremental_scenario(args.scale, args.data_root, args.results, args.engine_project, args.keep)
+        return incremental_scenario(args.scale, args.data_root, args.results, args.engine_project, args.keep,
+                                    args.threads)
     jobs = [j.strip() for j in args.only.split(",") if j.strip()]
     raw = generate(args.scale, args.data_root)
     load = os.getloadavg()
@@ -377,14 +396,18 @@ def main() -> int:
         for i in range(args.repeats):
             work = args.data_root / f"work_s{args.scale:g}_{job}"
             shutil.rmtree(work, ignore_errors=True)
-            cmd, env = commands(job, raw, work, args.engine_project.resolve())
+            cmd, env = commands(job, raw, work, args.engine_project.resolve(), args.threads)
             log = args.results / f"log_s{args.scale:g}_{stamp}_{job}_{i + 1}.txt"
             res = run_job(job, cmd, env, log)
             if res.ok:
                 res.totals = totals(mart_paths(job, work))
+            if job == "engine":
+                res.spark = per_spec(latest_record(work))
             runs.append(res)
+            work_line = summary_line(res.spark)
             print(f"{job} run {i + 1}: {res.wall:.1f} s, peak RSS {fmt_gib(res.peak_rss)} GiB, "
                   + ", ".join(f"{s} {v:.1f}" for s, v in res.stage_seconds.items())
+                  + (f"; Spark {work_line}" if work_line else "")
                   + ("" if res.ok else f"  FAILED ({res.note})"), flush=True)
             if not args.keep:
                 shutil.rmtree(work, ignore_errors=True)
