@@ -62,8 +62,7 @@ class StandaloneCluster:
         conf = self.folder / "conf"  # empty: no spark-defaults or spark-env of the machine's
         conf.mkdir(exist_ok=True)
         env.update(SPARK_HOME=_find_spark_home(), SPARK_CONF_DIR=str(conf), SPARK_LOCAL_IP="127.0.0.1",
-                   SPARK_LOG_DIR=str(self.folder / "logs"), SPARK_LOCAL_DIRS=str(self.folder / "local"),
-                   SPARK_NO_DAEMONIZE="1")
+                   SPARK_LOG_DIR=str(self.folder / "logs"), SPARK_LOCAL_DIRS=str(self.folder / "local"))
         return env
 
     def _launch(self, name: str, args: list[str], env: dict[str, str]) -> None:

@@ -4,7 +4,9 @@ A master and two workers (1 core, 1 GiB each) on 127.0.0.1, started from the pip
 distribution (tests/run/standalone.py). The repository's project runs twice on the same small
 sample, each run a fresh ``medallion run`` process: once with ``spark_master=local[2]`` and once
 with ``spark_master=spark://127.0.0.1:<port>`` (the local profile's ``spark.master``); the lake is a
-local folder, which the driver and both workers see. Nothing else differs.
+local folder, which the driver and both workers see. The specs are the same; the cluster run also
+has 5 shuffle partitions instead of the automatic 2, so that a result depending on the
+partitioning, not only on the master, shows.
 
 Done when: the cluster run's executors ran on both workers (the master's and the workers'
 records of the application) and the local run never reached the master; every table of both
@@ -56,11 +58,11 @@ def cluster():
         found.stop()
 
 
-def medallion_run(raw: Path, lake: Path, master: str, state: Path) -> subprocess.Popen:
+def medallion_run(raw: Path, lake: Path, state: Path, *var_args: str) -> subprocess.Popen:
     """``medallion run`` of the repository's project in a process of its own (its own Spark session)."""
     env = {**os.environ, "MEDALLION_STATE_DIR": str(state)}
     args = [sys.executable, "-m", "engine.cli", "run", "--plain", "--project-dir", str(ROOT),
-            "--var", f"raw_dir={raw}", "--var", f"lake_dir={lake}", "--var", f"spark_master={master}"]
+            "--var", f"raw_dir={raw}", "--var", f"lake_dir={lake}", *[f"--var={v}" for v in var_args]]
     log = (lake.parent / f"{lake.name}.log").open("w")
     return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
@@ -133,8 +135,11 @@ def test_the_cluster_run_gives_the_local_runs_tables(cluster, tmp_path):
     assert main(["sample", "--scale", "0.02", "--seed", "7", "--out", str(raw)]) == 0
     local_lake, cluster_lake = tmp_path / "local", tmp_path / "cluster"
     before = {a["id"] for a in cluster.state()["completedapps"] + cluster.state()["activeapps"]}
-    runs = [medallion_run(raw, local_lake, "local[2]", tmp_path / "state-local"),
-            medallion_run(raw, cluster_lake, cluster.master_url, tmp_path / "state-cluster")]
+    # the cluster run also gets other shuffle partitions than the local run's automatic ones (2 here):
+    # a result that depends on the partitioning shows as a difference
+    runs = [medallion_run(raw, local_lake, tmp_path / "state-local", "spark_master=local[2]"),
+            medallion_run(raw, cluster_lake, tmp_path / "state-cluster", f"spark_master={cluster.master_url}",
+                          "shuffle_partitions=5")]
     outputs = [finished(p, lake) for p, lake in zip(runs, (local_lake, cluster_lake))]
     for output in outputs:
         assert re.search(r"^run \S+ ok: \d+ ok, 0 failed, 0 skipped$", output, re.M), output[-2000:]
@@ -149,6 +154,7 @@ def test_the_cluster_run_gives_the_local_runs_tables(cluster, tmp_path):
     assert any("PythonRunner" in p.read_text(errors="replace") for p in executors)  # Python ran there too
     records = [json.loads(next((lake / "_runs").glob("*.json")).read_text()) for lake in (local_lake, cluster_lake)]
     assert [r["variables"]["spark_master"] for r in records] == ["local[2]", cluster.master_url]
+    assert [r["variables"]["shuffle_partitions"] for r in records] == ["auto", "5"]
 
     local, remote = current_tables(local_lake), current_tables(cluster_lake)
     assert sorted(local) == sorted(remote)
