@@ -134,9 +134,10 @@ class SecretsConfig(_Strict):
 
 
 class SparkConfig(_Strict):
-    """Local Spark sizing: one session for the whole run."""
+    """Spark for a run outside Glue: one session for the whole run, local or on a standalone cluster."""
 
-    master: str = "local[*]"
+    master: str = Field("local[*]", description="local[N], or a standalone cluster spark://host:port (its "
+                        "executors run the driver's Python unless conf names spark.pyspark.python)")
     jars: list[str] = Field(default_factory=list, description="extra jars, e.g. a JDBC driver")
     shuffle_partitions: int | Literal["auto"] = Field(
         "auto", description="a number, or auto: sized per spec from the bytes it reads")

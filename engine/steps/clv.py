@@ -113,6 +113,10 @@ def run_clv_model(step: ClvModelStep, frame: DataFrame, ctx: StepContext) -> Dat
     summary = keyed.groupBy(*[F.col(k) for k in keys], learn0.alias("learn")).agg(F.count(F.lit(1)).alias("n"))
     with arrow_transfers(ctx.spark):
         rows = summary.toPandas()
+    # Spark returns the groups in an order that depends on the partitioning (cores, shuffle
+    # partitions, how the input was split); the fit's weighted sums, and so the last digits of
+    # every prediction, depend on that order. Sorted, the same data gives the same model anywhere.
+    rows = rows.sort_values([*keys, "learn"], na_position="first", kind="stable", ignore_index=True)
     xs, txs, Ts, ms = (rows[k].to_numpy(dtype=float) for k in keys)
     weights = rows["n"].to_numpy(dtype=float)
     checked = screen(xs, txs, Ts, weights)
