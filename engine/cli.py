@@ -102,6 +102,9 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
         backfill: Annotated[Optional[tuple[str, str]], typer.Option(
             "--backfill", help="incremental specs re-load the source rows between FROM and TO")] = None,
         plain: Annotated[bool, typer.Option("--plain", help="plain line output even on a terminal")] = False,
+        threads: Annotated[Optional[int], typer.Option(
+            "--threads", min=1, help="independent specs at the same time (default: the profile's threads:, "
+            "auto = one per core, at most 4); 1 = one after the other")] = None,
         inject_fault: Annotated[Optional[list[str]], typer.Option("--inject-fault", hidden=True)] = None,
         ) -> None:
     """Run the selected specs (default: all) in dependency order in one Spark session."""
@@ -109,10 +112,13 @@ def run(select_: SelectOpt = None, profile: ProfileOpt = None, var: VarOpt = Non
 
     ws = _workspace(project_dir, profile, var)
     if (remote := executor_for(ws.project)) is not None:  # e.g. AWS: start it there, no Spark here
+        if threads is not None:
+            raise UsageError("--threads is for runs on this machine; on AWS the profile's threads: bounds the "
+                             "Glue job runs at once (set at deploy)")
         raise typer.Exit(remote.run(ws, select_, resume, Reporter(plain=True).line))
     record = run_command(ws, select_=select_, profile=profile, var=list(var or []), project_dir=project_dir,
                          resume=resume, full_refresh=full_refresh, backfill=backfill, plain=plain,
-                         inject_fault=list(inject_fault or []))
+                         inject_fault=list(inject_fault or []), threads=threads)
     if record.status != "ok":
         raise typer.Exit(130 if record.status == "interrupted" else 1)
 

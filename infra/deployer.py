@@ -142,7 +142,7 @@ def deploy(project: Project, graph: Graph, *, dry_run: bool, say: Callable[[str]
         say(f"wheels    {len(requirements)} dependency wheels, downloaded at deploy into {path.parent / 'wheels'} "
             f"and installed by Glue from S3 with --no-index: {', '.join(requirements)}")
         say(f"state machine {target.state_machine_name}: {_job_runs(target, graph)} Glue job runs per pipeline run, "
-            f"at most {target.config.max_concurrent_specs} at once: {_shape(target, graph)}")
+            f"at most {target.max_concurrent_specs} at once: {_shape(target, graph)}")
         say(f"schedule {target.schedule_name}: {schedule or ('none: the Drive ingestion starts runs' if drive else 'none (start runs by hand)')}")
         return outcome
     examples = example_values(target.config)

@@ -169,7 +169,7 @@ def desired(target: Target, env: Environment) -> list[Resource]:
         "Description": "Runs one medallion spec per run: --spec <layer.name>",
         "Role": env.role_arn,
         # how many specs run at once; the state machine retries a start over the bound
-        "ExecutionProperty": {"MaxConcurrentRuns": cfg.max_concurrent_specs},
+        "ExecutionProperty": {"MaxConcurrentRuns": target.max_concurrent_specs},
         "Command": {"Name": "glueetl", "ScriptLocation": target.artefact_uri("glue_job.py",
                                                                              env.digests.get("glue_job.py", "")),
                     "PythonVersion": "3"},

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from engine.errors import UsageError
+from engine.run.scheduler import AUTO_MAX_THREADS
 from engine.spec.interpolate import SECRET_REF
 from engine.spec.project import DeployConfig, Project, RedshiftWarehouse, S3Lake
 
@@ -47,6 +48,14 @@ class Target:
     def job_role_name(self) -> str:
         """The IAM role the job runs as (created by the platform stack)."""
         return f"{self.prefix}-glue-job"
+
+    @property
+    def max_concurrent_specs(self) -> int:
+        """Glue job runs at once (the job's MaxConcurrentRuns): the profile's ``threads``, the same
+        setting that bounds concurrent specs of a local run. ``auto`` is 4 here: each job run has
+        workers of its own, so the deploying machine's cores say nothing about it."""
+        threads = self.project.profile.threads
+        return AUTO_MAX_THREADS if threads == "auto" else int(threads)
 
     @property
     def state_machine_name(self) -> str:

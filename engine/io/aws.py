@@ -9,6 +9,7 @@ by boto3 from the environment, so ``AWS_ENDPOINT_URL`` (a moto server, a VPC end
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -72,10 +73,17 @@ def call(fn: Callable[[], T], doing: str, *, attempts: int = 4, wait_seconds: fl
     return retrying(once)
 
 
+_CLIENTS = threading.Lock()  # boto3's default session is not thread-safe while it makes a client
+
+
 def client(service: str, existing: Any = None) -> Any:
-    """A boto3 client (endpoint, region and credentials from the environment), unless one is given."""
+    """A boto3 client (endpoint, region and credentials from the environment), unless one is given.
+
+    Specs running on threads may make their first client at the same time: made one at a time
+    (a client, once made, is thread-safe)."""
     if existing is not None:
         return existing
     import boto3
 
-    return boto3.client(service)
+    with _CLIENTS:
+        return boto3.client(service)

@@ -19,6 +19,7 @@ from engine.run.preflight import preflight
 from engine.run.record import RunRecord
 from engine.run.report import Reporter
 from engine.run.runner import RunContext, run_specs
+from engine.run.scheduler import resolve_threads
 from engine.run.workspace import Workspace
 from engine.spec.project import find_root
 
@@ -57,9 +58,11 @@ def open_for_resume(project_dir: Path | None, profile: str | None, var: list[str
 
 def run_command(ws: Workspace, *, select_: list[str] | None, profile: str | None, var: list[str],
                 project_dir: Path | None, resume: str | None, full_refresh: bool,
-                backfill: tuple[str, str] | None, plain: bool, inject_fault: list[str]) -> RunRecord:
+                backfill: tuple[str, str] | None, plain: bool, inject_fault: list[str],
+                threads: int | None = None) -> RunRecord:
     """Run (or resume) and report; returns the saved record. ``ws`` is the command line's
-    workspace; a resume reopens the one the resumed run used."""
+    workspace; a resume reopens the one the resumed run used. ``threads``: ``--threads``, else
+    the profile's ``threads:`` (auto: one spec per core, at most 4)."""
     if full_refresh and backfill:
         raise UsageError("--full-refresh and --backfill do not go together")
     mode = LoadMode("full") if full_refresh else LoadMode.backfill(*backfill) if backfill else LoadMode()
@@ -80,7 +83,8 @@ def run_command(ws: Workspace, *, select_: list[str] | None, profile: str | None
                      var_args=ws.var_args, default_retry=ws.project.default_retry,
                      shuffle_partitions=ws.project.profile.spark.shuffle_partitions, secrets=ws.secrets,
                      faults=FaultPlan.parse(inject_fault), warehouse=ws.warehouse, mode=mode,
-                     source=ws.source, variables=dict(ws.project.variables))
+                     source=ws.source, variables=dict(ws.project.variables),
+                     threads=resolve_threads(threads if threads is not None else ws.project.profile.threads))
     record = run_specs(ctx, names, resumed_from=resumed.run_id if resumed else None)
     resumes.mark_resolved(ws.store, record)
     reporter.run_finished(record)

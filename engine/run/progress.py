@@ -2,8 +2,9 @@
 
 A spec can run for minutes; a silent terminal reads as a hang. On a terminal the reporter shows
 this view (rich ``Live``): the run's counter and elapsed time, each running spec with its time
-and the task progress of its active Spark stages, and rows written so far. Finished specs print
-as permanent lines above it. Off a terminal (CI, Glue, pipes, ``--plain``) nothing here runs
+and the task progress of its active Spark stages, and rows written so far. Specs running at the
+same time (``--threads``) each get their line, with the stages of their own job group. Finished
+specs print as permanent lines above it. Off a terminal (CI, Glue, pipes, ``--plain``) nothing here runs
 and the reporter prints plain lines. The facts shown come from the same run record.
 """
 
@@ -34,13 +35,21 @@ class StageProgress:
         return f"{self.stages} {noun}, tasks {self.tasks_done:,}/{self.tasks_total:,}"
 
 
-def spark_stage_progress(spark: Any) -> Callable[[], StageProgress]:
-    """A function reading the session's active stages from Spark's status tracker."""
+def spark_stage_progress(spark: Any) -> Callable[..., StageProgress]:
+    """A function reading the active stages from Spark's status tracker: all of them, or those
+    of one job group (``read(group)``: one spec's, when several run at once)."""
     tracker = spark.sparkContext.statusTracker()
 
-    def read() -> StageProgress:
+    def read(group: str | None = None) -> StageProgress:
         out = StageProgress()
-        for stage_id in tracker.getActiveStageIds():
+        active = tracker.getActiveStageIds()
+        if group is not None:
+            mine: set[int] = set()
+            for job_id in tracker.getJobIdsForGroup(group):
+                job = tracker.getJobInfo(job_id)
+                mine.update(job.stageIds if job is not None else ())
+            active = [s for s in active if s in mine]
+        for stage_id in active:
             info = tracker.getStageInfo(stage_id)
             if info is None:
                 continue
@@ -66,8 +75,8 @@ class LiveProgress:
         self.done = 0
         self.rows_written = 0
         self.started = time.monotonic()
-        self.running: dict[str, float] = {}
-        self.stages: Callable[[], StageProgress] | None = None
+        self.running: dict[str, tuple[float, str | None]] = {}  # spec -> (since, its job group)
+        self.stages: Callable[..., StageProgress] | None = None
         self._lock = threading.Lock()
         self._live = Live(console=console, refresh_per_second=max(1, int(1 / refresh_seconds)),
                           transient=True, get_renderable=self.render)
@@ -79,17 +88,17 @@ class LiveProgress:
             header = Text(f"{self.done}/{self.total} specs done · {_clock(elapsed)} · "
                           f"{self.rows_written:,} rows written", style="bold")
             lines = [header]
-            stage = self._stage_text()
-            for name, since in self.running.items():
+            for name, (since, group) in self.running.items():
+                stage = self._stage_text(group if len(self.running) > 1 else None)
                 lines.append(Text(f"  ⠿ {name}  {_clock(time.monotonic() - since)}"
                                   + (f"  · {stage}" if stage else ""), style="cyan"))
         return Group(*lines)
 
-    def _stage_text(self) -> str:
+    def _stage_text(self, group: str | None) -> str:
         if self.stages is None:
             return ""
         try:
-            return self.stages().describe()
+            return (self.stages(group) if group else self.stages()).describe()
         except Exception:  # noqa: BLE001 - the view never breaks the run
             return ""
 
@@ -99,9 +108,9 @@ class LiveProgress:
     def stop(self) -> None:
         self._live.stop()
 
-    def spec_started(self, name: str) -> None:
+    def spec_started(self, name: str, group: str | None = None) -> None:
         with self._lock:
-            self.running[name] = time.monotonic()
+            self.running[name] = (time.monotonic(), group)
 
     def spec_finished(self, name: str, rows_out: int | None) -> None:
         with self._lock:

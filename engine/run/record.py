@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -84,6 +85,7 @@ class RunStore:
 
     def __init__(self, folder: Path | ObjectStore):
         self.store: Any = LocalStore(folder) if isinstance(folder, Path) else folder
+        self._saving = threading.Lock()  # specs on threads save the one record: one save at a time
 
     @property
     def folder(self) -> Any:
@@ -91,9 +93,13 @@ class RunStore:
         return self.store.root if isinstance(self.store, LocalStore) else self.store
 
     def save(self, record: RunRecord) -> Any:
-        """Write (or overwrite) a run's record atomically (one object PUT / temp file + rename)."""
+        """Write (or overwrite) a run's record atomically (one object PUT / temp file + rename).
+
+        Dumped and written under a lock, so of two threads saving, the later save holds the
+        later state (an older dump can never overwrite a newer one)."""
         key = f"{record.run_id}.json"
-        self.store.put(key, record.model_dump_json(indent=2).encode("utf-8"))
+        with self._saving:
+            self.store.put(key, record.model_dump_json(indent=2).encode("utf-8"))
         return self.store.location(key)
 
     def load(self, run_id: str) -> RunRecord | None:

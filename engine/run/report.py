@@ -2,11 +2,14 @@
 
 On a terminal it shows a live spinner and coloured lines; elsewhere (CI, Glue, pipes) it prints
 plain, greppable lines. Either way the facts come from the run record, which is also saved.
+Specs running at the same time report from their own threads: every method holds one lock, so
+a spec's finish line and its detail lines stay together and the counters stay exact.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -91,6 +94,9 @@ class Reporter:
         self._started = time.monotonic()
         self._done = 0
         self._total = 0
+        self._running: set[str] = set()
+        self._run_id = ""
+        self._lock = threading.RLock()
 
     def attach_spark(self, spark: Any) -> None:
         """Show the running spec's Spark stage progress in the live view (terminals only)."""
@@ -98,11 +104,13 @@ class Reporter:
         if self._live is not None:
             self._live.stages = spark_stage_progress(spark)
 
-    def run_started(self, record: RunRecord) -> None:
+    def run_started(self, record: RunRecord, threads: int = 1) -> None:
         """Announce the run and what it will do; on a terminal, start the live view."""
         self._started, self._done, self._total = time.monotonic(), 0, len(record.specs)
+        self._run_id = record.run_id
+        at_once = f" · {threads} at a time" if threads > 1 and len(record.specs) > 1 else ""
         self.console.print(f"run {record.run_id} · profile {record.profile} · "
-                           f"{len(record.specs)} spec(s)")
+                           f"{len(record.specs)} spec(s){at_once}")
         if not self.plain:
             self._live = LiveProgress(self.console, len(record.specs))
             if self._spark is not None:
@@ -110,14 +118,27 @@ class Reporter:
             self._live.start()
 
     def spec_started(self, record: SpecRecord) -> None:
-        """A spec begins: a counted line off a terminal, a line in the live view on one."""
-        if self._live is not None:
-            self._live.spec_started(record.spec)
-        else:
-            self.console.print(f"  start {record.spec} ({self._done + 1} of {self._total})")
+        """A spec begins: a counted line off a terminal, a line in the live view on one.
+
+        The count is the spec's place among those begun (finished, skipped or running), so with
+        several specs at once it still counts 1, 2, ... N."""
+        with self._lock:
+            place = self._done + len(self._running) + 1
+            self._running.add(record.spec)
+            if self._live is not None:
+                from engine.run.sparkjobs import job_group  # imports PySpark: only once a run shows live
+
+                self._live.spec_started(record.spec, job_group(self._run_id, record.spec))
+            else:
+                self.console.print(f"  start {record.spec} ({place} of {self._total})")
 
     def spec_finished(self, record: SpecRecord) -> None:
-        """A spec ends: one line with status, rows and time."""
+        """A spec ends: one line with status, rows and time (and its details, kept together)."""
+        with self._lock:
+            self._running.discard(record.spec)
+            self._finished(record)
+
+    def _finished(self, record: SpecRecord) -> None:
         self._done += 1
         if self._live is not None:
             self._live.spec_finished(record.spec, record.rows_out)
@@ -137,8 +158,9 @@ class Reporter:
 
     def retrying(self, record: SpecRecord, wait: float) -> None:
         """A transient failure will be retried."""
-        self.console.print(f"  retry   {record.spec} after a transient error "
-                           f"(attempt {record.attempts}, waiting {wait:.1f}s): {record.error}")
+        with self._lock:
+            self.console.print(f"  retry   {record.spec} after a transient error "
+                               f"(attempt {record.attempts}, waiting {wait:.1f}s): {record.error}")
 
     def run_finished(self, record: RunRecord) -> None:
         """Summary: counts, total time, rows written and quarantined, Spark jobs, conservation; the resume command."""
@@ -165,6 +187,10 @@ class Reporter:
 
     def error(self, message: str) -> None:
         """One error, one (or a few) lines, never a traceback."""
+        with self._lock:
+            self._error(message)
+
+    def _error(self, message: str) -> None:
         for line in message.splitlines():
             if self.plain:
                 self.console.print(f"    error: {line}", markup=False)
@@ -195,4 +221,5 @@ class Reporter:
 
     def line(self, text: str) -> None:
         """Any other message."""
-        self.console.print(text, markup=False)
+        with self._lock:
+            self.console.print(text, markup=False)

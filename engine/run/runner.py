@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +32,10 @@ from engine.run.lock import LakeLock, SpecLocks
 from engine.run.outputs import quarantine_table, read_table, written_rows  # noqa: F401 - public API
 from engine.run.record import RunRecord, RunStore, SpecRecord, new_run_id, utc_now
 from engine.run.report import Reporter
+from engine.run.scheduler import run_graph
 from engine.run.sizing import input_bytes, partitions_for
 from engine.run.sparkjobs import job_group, record_counts
+from engine.run.spec_threads import SpecSessions, spark_thread
 from engine.run.stages import SpecResult, execute_spec  # noqa: F401 - public API
 from engine.spec.loader import LoadedSpec
 from engine.spec.models import Retry
@@ -61,6 +64,7 @@ class RunContext:
     source: Any = None
     variables: dict[str, Any] = field(default_factory=dict)  # every variable of the run, resolved
     lock_scope: str = "lake"  # "specs": lock only the specs this run writes (Glue job runs, lock.py)
+    threads: int = 1  # specs at the same time (engine/run/scheduler.py); 1 = one after the other
 
 
 def resume_command(record: RunRecord) -> str:
@@ -104,7 +108,7 @@ def run_specs(ctx: RunContext, names: list[str], *, run_id: str | None = None,
             resume.mark_interrupted(ctx.store, lock.recovered.get("run_id"))
         ctx.store.save(record)
         resume.remember(ctx.base_dir, record, ctx.lake.root)
-        ctx.reporter.run_started(record)
+        ctx.reporter.run_started(record, threads=ctx.threads)
         try:
             _run_all(ctx, record, names)
         finally:
@@ -135,27 +139,36 @@ def _refresh_warehouse(ctx: RunContext, record: RunRecord) -> None:
 def _run_all(ctx: RunContext, record: RunRecord, names: list[str]) -> None:
     spark = ctx.spark_factory()
     ctx.reporter.attach_spark(spark)
-    broken: set[str] = set()
+    sessions = SpecSessions(spark) if ctx.threads > 1 else None  # one session per spec thread
+
+    def work(name: str, slot: int) -> bool:
+        with sessions.for_spec(slot) if sessions else nullcontext(spark) as session:
+            ok = _run_one(ctx, session, record, record.spec(name), guard)
+        ctx.store.save(record)
+        return ok
+
+    def skip(name: str, reason: str, shown: bool) -> None:
+        item = record.spec(name)
+        item.status, item.error = "skipped", reason
+        if shown:
+            ctx.reporter.spec_finished(item)
+
+    def stop() -> bool:
+        if guard.requested and sessions:  # jobs a running spec submitted after the first cancel
+            spark.sparkContext.cancelAllJobs()
+        return guard.requested
+
     # Installed after the session exists, so it replaces PySpark's own SIGINT handler (which
     # failed only the running spec and let the run go on): the first Ctrl-C or SIGTERM cancels
     # the running jobs and stops the run here; a second one exits at once.
     with InterruptGuard(cancel=spark_canceller(spark), on_request=lambda sig: ctx.reporter.line(
             f"{sig}: cancelling the running Spark jobs and stopping the run (press again to exit at once)")) as guard:
-        for name in names:
-            item = record.spec(name)
-            if guard.requested:
-                item.status, item.error = "skipped", f"not started: the run was interrupted ({guard.signal_name})"
-                broken.add(name)
-                continue
-            blocked = ctx.graph.upstream[name] & broken
-            if blocked:
-                item.status, item.error = "skipped", f"upstream failed: {', '.join(sorted(blocked))}"
-                broken.add(name)
-                ctx.reporter.spec_finished(item)
-                continue
-            if not _run_one(ctx, spark, record, item, guard):
-                broken.add(name)
-            ctx.store.save(record)
+        try:
+            broken = run_graph(names, ctx.graph.upstream, work, threads=ctx.threads, stop=stop,
+                               skip=skip, spawn=spark_thread).broken
+        finally:
+            if sessions:
+                sessions.restore()
         interrupted = guard.requested and bool(broken)  # asked to stop, and something did not finish
     record.status = "interrupted" if interrupted else "failed" if broken else "ok"
     record.finished_at = utc_now()

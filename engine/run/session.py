@@ -9,7 +9,9 @@ session time zone is UTC so timestamps mean the same everywhere.
 interpreter (the venv's, with pandas and the engine) unless the profile names another with
 ``spark.pyspark.python``; PySpark itself only reads ``PYSPARK_PYTHON`` and otherwise starts
 whatever ``python3`` is first on PATH. A cluster on this machine's loopback gets the driver on
-127.0.0.1 too, so its executors can reach it without a LAN address.
+127.0.0.1 too, so its executors can reach it without a LAN address. The FAIR scheduler shares
+the executors between specs that run at the same time (``--threads``, one pool per spec thread:
+engine/run/spec_threads.py); with one spec at a time it behaves as FIFO.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def spark_conf(config: SparkConfig) -> dict[str, str]:
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.legacy.timeParserPolicy": "CORRECTED",  # unparsable -> null, never an exception
         "spark.sql.parser.escapedStringLiterals": "true",  # regexes in specs read as written
+        "spark.scheduler.mode": "FAIR",  # concurrent specs: a small one is not queued behind a big one
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}",
     }
     if config.jars:

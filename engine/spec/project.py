@@ -240,14 +240,19 @@ class DeployConfig(_Strict):
     worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
     workers: int = Field(2, ge=2, le=100)
     timeout_minutes: int = Field(120, ge=1, le=2880, description="one Glue job run (one spec attempt)")
-    max_concurrent_specs: int = Field(
-        4, ge=1, le=50, description="Glue job runs at once (the job's MaxConcurrentRuns): independent specs "
-        "run in parallel, each locking only itself; a start over the bound waits in the state machine, unbilled")
     poll_seconds: int = Field(30, ge=1, le=300, description="how often the state machine polls a job run")
     redshift_base_capacity: int = Field(8, ge=8, le=512)
     job_vars: dict[str, str] = Field(default_factory=dict, description="--var NAME=VALUE of every Glue run")
     drive: DriveIngestion | None = Field(None, description="scheduled ingestion from a Google Drive folder")
     hosting: DeployHosting | None = Field(None, description="serve the dashboards on AWS (ECS behind an ALB)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_concurrent_specs" in data:
+            raise ValueError("deploy.max_concurrent_specs is now the profile's threads: (one setting bounds the "
+                             "specs at once, locally and on AWS); move the number there")
+        return data
 
 
 class Profile(_Strict):
@@ -259,6 +264,10 @@ class Profile(_Strict):
     catalog: GlueCatalogConfig | None = Field(None, description="lake tables registered for Athena/Spectrum")
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     spark: SparkConfig = Field(default_factory=SparkConfig)
+    threads: Annotated[int, Field(ge=1, le=50)] | Literal["auto"] = Field(
+        "auto", description="specs at the same time: threads of the one Spark session locally (medallion run "
+        "--threads overrides), Glue job runs at once on AWS (the job's MaxConcurrentRuns); auto = one per core, "
+        "at most 4 (on AWS: 4)")
     keep_versions: int = Field(5, ge=1, description="committed versions kept per table")
     spec_dirs: list[str] | None = Field(None, description="spec folders for this profile (default: the project's)")
     deploy: DeployConfig | None = Field(None, description="AWS deployment settings (medallion deploy)")

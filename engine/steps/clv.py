@@ -77,8 +77,9 @@ def _choose_family(step: ClvModelStep, frame: DataFrame, learn: Column, ctx: Ste
     with arrow_transfers(ctx.spark):
         days = (orders.where(F.col(f"`{sel.customer}`").isNotNull())
                 .select(F.col(f"`{sel.customer}`").alias("c"), F.to_date(F.col(f"`{sel.date}`")).alias("d"))
-                .distinct().toPandas())
-        flags = frame.select(F.col(f"`{sel.customer}`").alias("c"), learn.alias("learn")).toPandas()
+                .distinct().toPandas().sort_values(["c", "d"], kind="mergesort", ignore_index=True))
+        flags = (frame.select(F.col(f"`{sel.customer}`").alias("c"), learn.alias("learn")).toPandas()
+                 .sort_values("c", kind="mergesort", ignore_index=True))  # same order every run, as below
     report = selection.select(days, flags.set_index("c")["learn"], customer="c", date="d",
                               holdout_days=sel.holdout_days, days_per_unit=UNIT_DAYS[step.time_unit],
                               min_repeat_customers=step.min_repeat_customers, max_iterations=step.max_iterations)

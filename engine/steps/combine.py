@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from engine.spec.steps import AggregateStep, JoinStep, SqlStep, UnionStep, WindowFrame, WindowStep
@@ -79,7 +79,11 @@ def run_window(step: WindowStep, frame: DataFrame, ctx: StepContext) -> DataFram
 
 
 def run_sql(step: SqlStep, frame: DataFrame | None, ctx: StepContext) -> DataFrame:
-    """Run a query where every named frame is visible as a view of that name."""
+    """Run a query where every named frame is visible as a view of that name.
+
+    The views live in the spec's own session (specs running at the same time each have one,
+    engine/run/spec_threads.py), so two specs' frames of one name never meet.
+    """
     names = []
     try:
         for name, df in ctx.frames.items():
@@ -94,4 +98,15 @@ def run_sql(step: SqlStep, frame: DataFrame | None, ctx: StepContext) -> DataFra
         return result
     finally:
         for name in names:
-            ctx.spark.catalog.dropTempView(name)
+            drop_view(ctx.spark, name)
+
+
+def drop_view(spark: SparkSession, name: str) -> None:
+    """Forget a temp view's name, and only that.
+
+    ``spark.catalog.dropTempView`` also uncaches the view's plan from the cache all sessions
+    share: a frame this spec or another spec running at the same time persisted (with the same
+    plan, e.g. the same input table read) would silently lose its cache. The session catalog's
+    own drop removes the name alone.
+    """
+    spark._jsparkSession.sessionState().catalog().dropTempView(name)  # noqa: SLF001 - no public API

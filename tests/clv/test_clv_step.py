@@ -225,3 +225,17 @@ def test_auto_chooses_by_holdout_mae_and_publishes_intervals(spark, tmp_path):
     if report["model"] != "bgnbd":  # the chosen model lets one-time buyers churn
         assert (out.loc[one_day, "p_alive"] < 1).all()
         assert report["scoring"]["mean_p_alive_one_time_buyers"] < 1
+
+
+def test_the_fit_does_not_depend_on_the_order_spark_returns_the_customers_in(spark, summary, tmp_path):
+    # specs running at the same time (or another shuffle size) make Spark hand back the summary
+    # groups in another order; the fit sums over them, so unsorted the parameters moved in the
+    # last bits between runs. Same customers, another partitioning and order: identical fits.
+    _, frame = summary
+    shuffled = frame.repartition(5, "customer").sortWithinPartitions("tenure_days", ascending=False)
+    first = _run(spark, frame, tmp_path, min_repeat_customers=50)[1]
+    second = _run(spark, shuffled, tmp_path, min_repeat_customers=50)[1]
+    assert first["status"] == second["status"] == "fitted"
+    for model in ("purchase_model", "gamma_gamma"):
+        assert first[model]["params"] == second[model]["params"], model  # ==, not approx
+        assert first[model]["log_likelihood"] == second[model]["log_likelihood"], model

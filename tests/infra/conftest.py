@@ -34,10 +34,10 @@ profiles:
       staging_bucket: test-lake
     secrets: {kind: aws_secrets_manager, prefix: dt/}
     executor: step_functions
+    threads: 2   # Glue job runs at once (the job's MaxConcurrentRuns)
     deploy:
       stack_name: dt-platform
       poll_seconds: 1
-      max_concurrent_specs: 2
       name: dt
       vpc_id: "${env:DT_VPC:-vpc-00000000000000000}"
       route_table_ids: "${env:DT_RTB:-rtb-00000000000000000}"

@@ -105,3 +105,45 @@ def test_first_signal_stops_the_run_and_the_printed_resume_finishes_it(tmp_path,
                               capture_output=True, timeout=300)
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert "2 ok, 0 failed" in finished.stdout  # silver.slow and gold.total; bronze.a not again
+
+
+def test_a_stop_with_two_specs_running_cancels_both_and_the_resume_finishes(tmp_path):
+    # two slow specs in parallel (--threads 2): one Ctrl-C cancels both running jobs, the mart
+    # below them does not start, and the printed resume finishes the run
+    project = _project(tmp_path / "p", pause_ms=5000)
+    (project / "pipelines" / "silver" / "slow2.yaml").write_text(
+        FILES["pipelines/silver/slow.yaml"].replace("silver.slow", "silver.slow2"))
+    (project / "marts" / "total.yaml").write_text(
+        "name: gold.total\ninputs: {s: silver.slow, t: silver.slow2}\nsteps:\n"
+        "  - {type: aggregate, input: s, metrics: {n: count(*), total: sum(amount)}}\n")
+    proc = subprocess.Popen(_medallion("run", "--plain", "--threads", "2"), cwd=project, env=_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait until both slow specs are running
+        lines.append(line)
+        if sum("start silver.slow" in seen for seen in lines) == 2:
+            break
+    time.sleep(4)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=150)
+    out, seconds = "".join(lines) + rest, time.monotonic() - sent
+    assert proc.returncode == 130, out
+    assert seconds < 25, f"took {seconds:.0f}s to stop"
+    assert "Traceback" not in out and "py4j" not in out.lower() and "java.lang" not in out, out
+    assert not (project / "lake" / "_lock.json").exists(), "the lock was released"
+    record = json.loads(subprocess.run(_medallion("runs", "--format", "json"), cwd=project, env=_env(), text=True,
+                                       capture_output=True, check=True).stdout)[-1]
+    states = {s["spec"]: (s["status"], s["error_class"]) for s in record["specs"]}
+    assert record["status"] == "interrupted"
+    assert states["silver.slow"] == states["silver.slow2"] == ("failed", "RunInterrupted")
+    assert states["gold.total"][0] == "skipped" and states["bronze.a"][0] == "ok"
+
+    resume = next(line.split("to resume: ", 1)[1] for line in out.splitlines() if "to resume: " in line)
+    (project / "medallion.yaml").write_text((project / "medallion.yaml").read_text().replace(
+        "pause_ms: 5000", "pause_ms: 0"))
+    finished = subprocess.run(_medallion(*shlex.split(resume)[1:]), cwd=project, env=_env(), text=True,
+                              capture_output=True, timeout=300)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "3 ok, 0 failed" in finished.stdout
