@@ -4,8 +4,8 @@ A spec can run for minutes; a silent terminal reads as a hang. On a terminal the
 this view (rich ``Live``): the run's counter and elapsed time, each running spec with its time
 and the task progress of its active Spark stages, and rows written so far. Specs running at the
 same time (``--threads``) each get their line, with the stages of their own job group. Finished
-specs print as permanent lines above it. Off a terminal (CI, Glue, pipes, ``--plain``) nothing here runs
-and the reporter prints plain lines. The facts shown come from the same run record.
+specs print as permanent lines above it. Off a terminal (CI, Glue, pipes, ``--plain``) nothing
+here runs and the reporter prints plain lines. The facts shown come from the same run record.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ profiles:
     lake: {kind: local, root: "${var:lake_dir}"}
     warehouse: {kind: duckdb, path: "${var:lake_dir}/warehouse.duckdb"}
     spark: {master: "local[2]", shuffle_partitions: 2, driver_memory: 2g}
-retry: {attempts: 1, backoff_seconds: 0}
+retry: {attempts: 2, backoff_seconds: 0}
 """
 
 FILES = {
@@ -207,10 +207,14 @@ def test_independent_specs_really_run_at_the_same_time(spark, make_project):
 def test_a_failed_branch_skips_only_its_downstream_and_the_resume_finishes(spark, make_project, capsys):
     root = make_project(FILES, config=CONFIG)
     base = ["--project-dir", str(root), "--plain"]
-    assert main(["run", "--threads", "3", "--inject-fault", "silver.b=terminal", *base]) == 1
+    assert main(["run", "--threads", "3", "--inject-fault", "silver.b=terminal",
+                 "--inject-fault", "silver.a=transient", *base]) == 1
     out = capsys.readouterr().out
     record = _record(root / "lake")
     states = {s.spec: (s.status, s.error) for s in record.specs}
+    # a transient error on a spec thread is retried there, as one at a time
+    assert record.spec("silver.a").attempts == 2 and "retry   silver.a after a transient error" in out
+    assert record.spec("silver.b").attempts == 1  # terminal: never retried
     assert states["silver.b"] == ("failed", "injected terminal fault in silver.b")
     assert states["gold.b_summary"] == states["gold.joined"] == ("skipped", "upstream failed: silver.b")
     assert all(states[n][0] == "ok" for n in ("bronze.a", "bronze.b", "silver.a", "gold.a_summary"))
