@@ -12,7 +12,7 @@ the driver. Each job run is billed per second with a 1-minute minimum::
 
 ``O`` (Glue start, wheel install, session, per job run) is an assumption, not a measurement.
 The wall time is the state machine's schedule: specs start when their inputs are committed, at
-most ``max_concurrent_specs`` at once.
+most the profile's ``threads:`` (the Glue job's MaxConcurrentRuns) at once.
 
     python benchmarks/glue_sizing.py [--low LOG --high LOG] [--check LOG] [--overhead 40]
 """
@@ -86,7 +86,7 @@ def main() -> int:
     parser.add_argument("--high", type=Path, default=HIGH)
     parser.add_argument("--check", type=Path, default=CHECK, help="a third run: the model's prediction beside it")
     parser.add_argument("--overhead", type=float, default=40.0, help="billed seconds per job run (assumed)")
-    parser.add_argument("--slots", type=int, default=4, help="deploy.max_concurrent_specs")
+    parser.add_argument("--slots", type=int, default=4, help="the profile's threads: (Glue job runs at once)")
     parser.add_argument("--scales", default="1,100,1000")
     parser.add_argument("--workers", default="2,3,5,9,17")
     args = parser.parse_args()
