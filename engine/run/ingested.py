@@ -25,6 +25,7 @@ Spark, names that start with ``_`` or ``.`` are skipped.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +47,7 @@ class SourceFile:
 
     name: str  # relative to the read's root: the manifest's key
     location: str  # what the reader is given
-    uri: str  # what input_file_name() gives for its rows (their _source_file)
+    uri: str  # its rows' _source_file (input_file_name()), as file:/ for a local file
     size: int
     mtime: int  # milliseconds since the epoch
 
@@ -120,7 +121,8 @@ class FilePlan:
         if since is None:
             return frame
         ts = incremental._time(inc.column)  # noqa: SLF001 - one definition of "the time of a row"
-        return frame.filter(~F.col("_source_file").isin(changed) | ts.isNull() | (ts >= F.lit(since)))
+        source = F.regexp_replace(F.col("_source_file"), "^file:/+", "file:/")
+        return frame.filter(~source.isin(changed) | ts.isNull() | (ts >= F.lit(since)))
 
 
 def change(job: Any, superseded_table: str) -> dict[str, Any]:
@@ -227,5 +229,5 @@ def _add(found: dict[str, SourceFile], status: Any, root: str) -> None:
     name = location[len(root) + 1:] if location.startswith(root + "/") else location
     if any(part.startswith(("_", ".")) for part in name.split("/")):
         return  # Spark skips hidden and underscore files (_SUCCESS, .crc)
-    found[name] = SourceFile(name, location, status.getPath().toUri().toString(), int(status.getLen()),
-                             int(status.getModificationTime()))
+    uri = re.sub("^file:/+", "file:/", status.getPath().toUri().toString())  # input_file_name() may say file:///
+    found[name] = SourceFile(name, location, uri, int(status.getLen()), int(status.getModificationTime()))
