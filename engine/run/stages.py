@@ -170,6 +170,7 @@ def merge(job: SpecJob) -> None:
         job.frame = job.frame if stored is None else job.frame.unionByName(stored)
         return
     job.resolution = redelivery.resolve(job.frame, stored, inc, job.ctx.run_id)
+    job.ctx.cached.extend(job.resolution.cached)
     job.frame = job.resolution.merged
 
 
