@@ -15,7 +15,9 @@ The recomputed rows replace exactly that part of the committed table (and of its
 the new version records its own change, so the spec downstream reads only what moved. A full
 pass happens, with its reason in the run record, on the first build, on ``--full-refresh``,
 when the spec itself changed, when an input read whole changed or its history was pruned, and
-when a step depends on all rows (:mod:`engine.plan.incremental`).
+when a step depends on all rows (:mod:`engine.plan.incremental`). An input that carries the grain
+and was rebuilt fully is compared with the version the table was built from, per grain value
+(row count and order-free hash), so only the values whose rows differ are recomputed.
 """
 
 from __future__ import annotations
@@ -139,14 +141,26 @@ def plan(spark: Any, lake: Lake, spec: Any, loaded: Any, mode: LoadMode,
         return full(locality.full_pass)
     changed_rows: list[DataFrame] = []
     starts: list[Any] = []
+    compared: list[str] = []
     for alias, changes in changes_of.items():
         table = spec.inputs[alias]
+        rebuilt = [c["version"] for c in changes if c["kind"] == "full"]
         if alias not in locality.driving:
+            if rebuilt:
+                return full(f"input {table} was rebuilt fully (version {rebuilt[0]})")
             if changes:
                 return full(f"input '{alias}' ({table}) changed and is read whole (it has no "
                             f"{', '.join(grain)})")
             continue
         frames = _Versions(spark, lake, table, versions[table], current.inputs[table])
+        if rebuilt:  # what changed is found by comparing the two versions, per grain value
+            found = _diffed(frames, grain, locality.key_steps.get(alias, {}))
+            if isinstance(found, str):
+                return full(found)
+            changed_rows.append(found)
+            compared.append(f"input {table} was rebuilt fully (version {rebuilt[0]}): its rows were compared "
+                            f"with version {frames.then} per {', '.join(grain)}")
+            continue
         for change in changes:
             if inc.by and change["kind"] == "range" and change["column"].lower() == inc.by.lower():
                 frame = frames.now()
@@ -159,7 +173,39 @@ def plan(spark: Any, lake: Lake, spec: Any, loaded: Any, mode: LoadMode,
             changed_rows.append(found)
     part = _part(inc, grain, locality.driving, starts, changed_rows)
     part.key_steps = locality.key_steps
+    if compared:
+        part.reason += f" ({'; '.join(compared)})"
     return part
+
+
+def _diffed(frames: "_Versions", grain: list[str], steps: dict[str, tuple[str, ...]]) -> DataFrame | str:
+    """An input rebuilt fully: the grain values whose rows differ between the version the committed
+    table was built from and the input now — per value, the row count and an order-free hash of
+    the rows (the manifests' digest, per grain value; load metadata left out)."""
+    before = frames.before()
+    if isinstance(before, str):
+        return before.replace("its removed rows are unknown", "a full rebuild cannot be compared")
+    now = frames.now()
+    if sorted(before.columns) != sorted(now.columns):
+        return f"input {frames.table} was rebuilt fully with other columns (version {frames.current.version})"
+
+    def per_value(frame: DataFrame, tag: str) -> DataFrame:
+        content = [F.to_json(F.col(f"`{f.name}`")) if isinstance(f.dataType, MapType) else F.col(f"`{f.name}`")
+                   for f in sorted(frame.schema.fields, key=lambda f: f.name)
+                   if f.name not in ("_ingested_at", "_run_id")]
+        keys = [c.alias(f"{tag}{g}") for g, c in zip(grain, grain_of(frame, grain, steps))]
+        return (frame.select(*keys, F.xxhash64(*content).cast("decimal(38,0)").alias("__h"))
+                .groupBy(*[f"{tag}{g}" for g in grain])
+                .agg(F.count(F.lit(1)).alias(f"{tag}n"), F.sum("__h").alias(f"{tag}s")))
+
+    a, b = per_value(before, "a_"), per_value(now, "b_")
+    on = None
+    for g in grain:
+        term = a[f"a_{g}"].eqNullSafe(b[f"b_{g}"])
+        on = term if on is None else on & term
+    same = a["a_n"].eqNullSafe(b["b_n"]) & a["a_s"].eqNullSafe(b["b_s"])
+    joined = a.join(b, on, "full_outer")
+    return joined.filter(~same).select(*[F.coalesce(F.col(f"a_{g}"), F.col(f"b_{g}")).alias(g) for g in grain])
 
 
 def _part(inc: Any, grain: list[str], driving: set[str], starts: list[Any], changed: list[DataFrame]) -> Part:
@@ -203,8 +249,6 @@ def _changes_since(lake: Lake, table: str, then: int, now: int) -> list[dict[str
         change = manifest.change or FULL
         if change["kind"] == "none":
             continue
-        if change["kind"] == "full":
-            return f"input {table} was rebuilt fully (version {version})"
         found.append(change | {"version": version})
     return found
 

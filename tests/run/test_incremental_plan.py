@@ -163,3 +163,21 @@ def test_a_bronze_run_change_names_its_rows_and_the_rows_it_replaced(spark, tmp_
     part = decide(spark, lake, loaded, current)
     assert part.mode == "keys"
     assert sorted(r.user_id for r in part.keys.collect()) == ["u2", "u3", "u4"]  # not u1
+
+
+def test_a_driving_input_rebuilt_fully_is_compared_with_the_version_read_before(spark, setup):
+    """silver.orders rebuilt fully (change: full), order b moved to store s1: only its date differs
+    between version 1 and 2, so the range starts there (minus 2 days) instead of a full pass."""
+    lake, loaded, current = setup
+    moved = pa.table({"order_id": ["a", "b"], "store_id": ["s1", "s1"],
+                      "order_date": [date(2024, 3, 1), date(2024, 3, 2)]})
+    commit(lake, "silver.orders", moved, change={"kind": "full"}, digest="2:8")
+    part = decide(spark, lake, loaded, current)
+    assert (part.mode, part.start) == ("range", date(2024, 2, 29))
+    assert part.reason == ("recomputed order_date from 2024-02-29 on (input silver.orders was rebuilt fully "
+                           "(version 2): its rows were compared with version 1 per order_date)")
+    same_rows = pa.table({"order_id": ["b", "a"], "store_id": ["s1", "s1"],  # rebuilt again, rows reordered
+                          "order_date": [date(2024, 3, 2), date(2024, 3, 1)]})
+    built_on_2 = dataclasses.replace(current, inputs={"silver.orders": 2, "silver.stores": 1})
+    commit(lake, "silver.orders", same_rows, change={"kind": "full"}, digest="2:9")
+    assert decide(spark, lake, loaded, built_on_2).start == date(9999, 12, 31)  # no date differs
