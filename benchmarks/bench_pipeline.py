@@ -284,8 +284,9 @@ def _records(lake: Path) -> list[dict]:
 
 
 def incremental_scenario(scale: float, data_root: Path, results_dir: Path, project: Path, keep: bool) -> int:
-    """A daily run against a full one: the engine on scale S without its last business day (a full
-    run, fresh lake), then the same lake with that day appended (the incremental run), then
+    """A daily run against a full one: the engine on scale S's daily files without the last business
+    day's (a full run, fresh lake), then the same lake with that day's two files dropped into the
+    landing folder (the incremental run), then
     ``--full-refresh`` on the same lake (the check: its mart totals must equal the incremental
     run's, and its time is that of a full run over every day)."""
     sys.path.insert(0, str(ROOT))  # this checkout's sample_data, not an installed one
