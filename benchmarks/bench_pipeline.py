@@ -27,7 +27,8 @@ printed and added to the .md. ``--threads N`` is passed to ``medallion run`` (co
 without it the engine runs with its own default.
 
 ``--incremental`` measures a daily run instead (:func:`incremental_scenario`): the engine on
-scale S without its last business day, then the same lake with that day appended, then a
+scale S's daily files (sample_data/days.py: one file per business day) without the last day's,
+then the same lake with that day's files added to the landing folder, then a
 ``--full-refresh`` whose mart totals must equal the daily run's; it prints the daily run's time
 as a share of the full run and what each spec did (recomputed part, or why a full pass).
 Results go to benchmarks/results/incremental_s<scale>_<timestamp>.csv and .md.
@@ -295,28 +296,39 @@ def _records(lake: Path) -> list[dict]:
 
 def incremental_scenario(scale: float, data_root: Path, results_dir: Path, project: Path, keep: bool,
                          threads: int | None = None) -> int:
-    """A daily run against a full one: the engine on scale S without its last business day (a full
-    run, fresh lake), then the same lake with that day appended (the incremental run), then
+    """A daily run against a full one: the engine on scale S's daily files without the last business
+    day's (a full run, fresh lake), then the same lake with that day's two files dropped into the
+    landing folder (the incremental run), then
     ``--full-refresh`` on the same lake (the check: its mart totals must equal the incremental
     run's, and its time is that of a full run over every day)."""
     sys.path.insert(0, str(ROOT))  # this checkout's sample_data, not an installed one
-    from sample_data.days import split_last_day
+    from sample_data.days import split_by_day
 
     raw = generate(scale, data_root)
-    before = data_root / f"s{scale:g}_before_last_day"
-    if not (before / "day.json").is_file():
-        print(f"leaving the last day out into {before} ...", flush=True)
-        (before / "day.json").write_text(json.dumps(split_last_day(raw, before)), encoding="utf-8")
-    day = json.loads((before / "day.json").read_text())
+    by_day = data_root / f"s{scale:g}_daily"  # one file per business day, as a daily source delivers them
+    if not (by_day / "days.json").is_file():
+        print(f"splitting into daily files under {by_day} ...", flush=True)
+        (by_day / "days.json").write_text(json.dumps(split_by_day(raw, by_day)), encoding="utf-8")
+    days = json.loads((by_day / "days.json").read_text())
+    last = f"{days['last_day']}.csv"
+    day = {"day": days["last_day"], "items_left_out": days["items"][days["last_day"]],
+           "options_left_out": days["options"].get(days["last_day"], 0)}
+    landing = data_root / f"work_s{scale:g}_incremental_raw"  # every day's files but the last, then the last
+    shutil.rmtree(landing, ignore_errors=True)
+    shutil.copytree(by_day, landing, ignore=lambda _, names: [n for n in names if n in (last, "days.json")])
     load = os.getloadavg()
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     work = data_root / f"work_s{scale:g}_incremental"
     shutil.rmtree(work, ignore_errors=True)
     runs: list[tuple[str, JobResult]] = []
-    for label, folder, extra in (("full (all days but the last)", before, []),
-                                 ("incremental (the last day appended)", raw, []),
-                                 ("--full-refresh (every day)", raw, ["--full-refresh"])):
+    for label, folder, extra in (("full (all days but the last)", landing, []),
+                                 ("incremental (the last day appended)", landing, []),
+                                 ("--full-refresh (every day)", landing, ["--full-refresh"])):
+        if runs and not (landing / "order_items" / last).exists():  # the day's files arrive
+            for name in ("order_items", "order_item_options"):
+                if (by_day / name / last).exists():
+                    shutil.copy2(by_day / name / last, landing / name / last)
         cmd, env = commands("engine", folder, work, project.resolve(), threads)
         log = results_dir / f"log_s{scale:g}_{stamp}_incremental_{len(runs) + 1}.txt"
         res = run_job("engine", cmd + extra, env, log)
@@ -333,8 +345,9 @@ def incremental_scenario(scale: float, data_root: Path, results_dir: Path, proje
              f"`python benchmarks/bench_pipeline.py {' '.join(sys.argv[1:])}` — "
              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {psutil.cpu_count()} cores, load average before "
              f"the runs {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}", "",
-             f"The appended day: {day['day']} ({day['items_left_out']} order lines, {day['orders_left_out']} orders, "
-             f"{day['options_left_out']} option rows).", "",
+             f"The appended day: {day['day']} ({day['items_left_out']} order lines, {day['options_left_out']} option "
+             f"rows), delivered as order_items/{last} and order_item_options/{last} beside "
+             f"{len(days['days']) - 1} earlier daily files each.", "",
              "| run | total s | share of the full run |", "|---|---:|---:|"]
     for label, res in runs:
         lines.append(f"| {label} | {res.wall:.1f} | {res.wall / first.wall:.0%} |")
@@ -343,13 +356,19 @@ def incremental_scenario(scale: float, data_root: Path, results_dir: Path, proje
               "| spec | full s | incremental s | full jobs | incremental jobs | mode | note |",
               "|---|---:|---:|---:|---:|---|---|"]
     full_specs = {s["spec"]: s for s in records[0]["specs"]}
+    lines[-2:] = ["| spec | full s | incremental s | full jobs | incremental jobs | mode | read | note |",
+                  "|---|---:|---:|---:|---:|---|---|---|"]
     for item in records[1]["specs"]:
         inc = item.get("incremental") or {}
         merged = "stored rows" in str((item.get("accounting") or {}).get("source", ""))  # a bronze watermark
         mode = inc.get("mode", "watermark" if merged else "not incremental")
         jobs = [str((s.get("spark") or {}).get("jobs", "-")) for s in (full_specs[item["spec"]], item)]
+        read = inc.get("rows_read", item.get("rows_in"))
+        read = ", ".join(f"{k} {v}" for k, v in read.items()) if isinstance(read, dict) else f"{read} rows"
+        if "files_read" in inc:
+            read += f"; files {', '.join(inc['files_read']) or 'none'} ({inc['files_skipped']} skipped)"
         lines.append(f"| {item['spec']} | {full_specs[item['spec']]['seconds']:.1f} | {item['seconds']:.1f} | "
-                     f"{jobs[0]} | {jobs[1]} | {mode} | {inc.get('note', '')} |")
+                     f"{jobs[0]} | {jobs[1]} | {mode} | {read} | {inc.get('note', '')} |")
     lines += ["", "Spark work per run: " + "; ".join(
         f"{label}: {summary_line(per_spec(rec)) or 'not recorded'}" for (label, _), rec in zip(runs, records))]
     md = "\n".join(lines) + "\n"

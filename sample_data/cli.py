@@ -54,6 +54,8 @@ def register(app: typer.Typer) -> None:
         profile: Annotated[Optional[str], typer.Option(
             "--profile", "-p", help="config profile (accepted, unused)")] = None,
         var: Annotated[Optional[list[str]], typer.Option("--var", help="NAME=VALUE (unused)")] = None,
+        daily: Annotated[bool, typer.Option(
+            "--daily", help="one file per business day: order_items/<day>.csv, order_item_options/<day>.csv")] = False,
     ) -> None:
         """Realistic synthetic raw data (order_items, order_item_options, date_dim) with the
         published profile of the real dataset and its quirks, plus a ground-truth file."""
@@ -76,6 +78,8 @@ def register(app: typer.Typer) -> None:
                 counts = generate(out, scale=scale, seed=seed)
         except OSError as exc:
             _fail(console, f"cannot write to {out}: {exc.strerror or exc}")
+        if daily:
+            _to_daily_files(out)
         table = Table(title=f"medallion sample → {out}")
         table.add_column("file")
         table.add_column("rows", justify="right")
@@ -87,6 +91,21 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         console.print(f"{counts['orders']:,} orders, {counts['chunks']} chunk(s), "
                       f"{counts['seconds']:.1f} s")
+
+
+def _to_daily_files(out: Path) -> None:
+    """Split the two order files into one file per business day, in place (the source that
+    delivers a file a day; bronze reads order_items{.csv,/*.csv})."""
+    import tempfile
+
+    from sample_data.days import split_by_day
+    from sample_data.generate import ITEMS, OPTIONS
+
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        for name in (ITEMS, OPTIONS):
+            (out / name).rename(Path(tmp) / name)
+        (out / "date_dim.csv").rename(Path(tmp) / "date_dim.csv")
+        split_by_day(Path(tmp), out)
 
 
 def _report(console: Console, folder: Path, scale: float | None) -> None:

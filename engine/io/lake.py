@@ -57,6 +57,7 @@ class TableVersion:
     change: dict[str, Any] | None = None  # what differs from the version before (None: unknown = all)
     fingerprint: str | None = None  # of the spec that built it (an edited spec rebuilds incremental tables)
     digest: str | None = None  # rows and a hash of their content: an equal digest means the same rows
+    files: dict[str, Any] | None = None  # a spec that reads files: the files ingested so far (engine/run/ingested.py)
 
 
 _FIELDS = {f.name for f in fields(TableVersion)}
@@ -88,6 +89,7 @@ class Publish:
     change: dict[str, Any] | None = None
     fingerprint: str | None = None
     digest: str | None = None
+    files: dict[str, Any] | None = None
 
 
 class Lake:
@@ -290,7 +292,8 @@ class Lake:
             table=o.pending.table, version=o.pending.version, path=str(o.pending.path), rows=o.rows,
             columns=o.columns, partition_by=o.partition_by, committed_at=now, run_id=run_id,
             watermark=o.watermark, owner=main.pending.table if o is not main else None,
-            inputs=dict(o.inputs), change=o.change, fingerprint=o.fingerprint, digest=o.digest) for o in outputs]
+            inputs=dict(o.inputs), change=o.change, fingerprint=o.fingerprint, digest=o.digest,
+            files=o.files) for o in outputs]
         records[0].companions = {r.table: r.version for r in records[1:]}
         for record in records:
             self.store.put(f"{self._vkey(record.table, record.version)}/{MANIFEST}", self._dump(record))

@@ -10,6 +10,8 @@ derived from a driving input must keep the grain columns as they are and must no
 grain values:
 
 - row-wise steps (filter, derive, select, parse, ...) may not rewrite, rename or drop a grain column;
+  a change of case is no rename, and with ``affected_keys`` a ``trim`` of a key is followed: the
+  input rows of an output key are then chosen by their trimmed value (``Locality.key_steps``);
 - ``aggregate`` must group by, ``window`` partition by, ``dedupe`` and ``unique`` key on every grain
   column (a ``percent_rank()`` over all customers looks at every customer);
 - a ``join`` of two driving frames must join on the grain; a driving frame joined to a lookup
@@ -41,6 +43,9 @@ class Locality:
     grain: list[str]
     driving: set[str] = field(default_factory=set)
     full_pass: str | None = None
+    # affected_keys: for a driving input, the trims its grain values go through before they are
+    # the output's (input alias -> grain column -> trim functions in order; absent: unchanged)
+    key_steps: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 def analyse(loaded: Any, inputs: dict[str, Frame | None]) -> Locality:
@@ -64,13 +69,18 @@ def analyse(loaded: Any, inputs: dict[str, Frame | None]) -> Locality:
         return result
     scope = SpecScope(loaded, frames=dict(inputs))
     kinds: dict[str, bool] = {a: a in result.driving for a in inputs}  # frame name -> derived from a driving input
+    keyed = spec.incremental.affected_keys is not None
+    trims: dict[str, KeySteps] = {a: {a: {}} for a in result.driving}  # frame name -> its inputs' key trims
     previous: Frame | None = inputs[next(iter(spec.inputs))] if len(spec.inputs) == 1 else None
     prev_kind = kinds[next(iter(spec.inputs))] if len(spec.inputs) == 1 else False
+    prev_trims: KeySteps = trims.get(next(iter(spec.inputs)), {}) if len(spec.inputs) == 1 else {}
     for i, step in enumerate(spec.steps):
         scope.index = i
         source = scope.frames.get(step.input) if step.input else previous
         source_kind = kinds.get(step.input, False) if step.input else prev_kind
-        reason, out_kind = _check(step, source, source_kind, kinds, scope, grain)
+        source_trims = trims.get(step.input, {}) if step.input else prev_trims
+        reason, out_kind = _check(step, source, source_kind, kinds, scope, grain, keyed)
+        out_trims = _trims_after(step, source, source_trims, trims, grain)
         rule = STEP_TYPES[step.type].infer
         out = rule(step, source, scope) if rule else None
         if reason is None and out_kind and (out is None or not all(find(out, g) for g in grain)):
@@ -79,12 +89,46 @@ def analyse(loaded: Any, inputs: dict[str, Frame | None]) -> Locality:
         if reason is not None:
             result.full_pass = f"step {i + 1} ({step.type}) {reason}"
             return result
-        previous, prev_kind = out, out_kind
+        previous, prev_kind, prev_trims = out, out_kind, out_trims
         if step.as_:
-            scope.frames[step.as_], kinds[step.as_] = out, out_kind
+            scope.frames[step.as_], kinds[step.as_], trims[step.as_] = out, out_kind, out_trims
     if not prev_kind:
         result.full_pass = f"the output is not derived from an input with column(s) {', '.join(grain)}"
+    result.key_steps = {a: {g: tuple(t) for g, t in by_grain.items() if t} for a, by_grain in prev_trims.items()}
+    result.key_steps = {a: steps for a, steps in result.key_steps.items() if steps}
     return result
+
+
+KeySteps = dict[str, dict[str, list[str]]]  # input alias -> grain column -> trims so far
+
+
+def _trims_after(step: Any, source: Frame | None, source_trims: KeySteps, trims: dict[str, KeySteps],
+                 grain: list[str]) -> KeySteps:
+    """Which trims the grain values of each driving input have gone through after ``step``.
+
+    A trim maps two raw keys (' L1', 'L1') to one output key, so the input rows of an output key
+    are chosen by the trimmed value; steps before the trim group by the raw value, a finer
+    partition, so every group still lies inside one part (docs/design.md)."""
+    if step.type == "join":
+        left = trims.get(step.left, {}) if step.left else source_trims
+        return _merged(left, trims.get(step.right, {}))
+    if step.type == "union":
+        out: KeySteps = {}
+        for name in step.inputs:
+            out = _merged(out, trims.get(name, {}))
+        return out
+    if step.type != "trim" or not source_trims:
+        return source_trims
+    names = step.columns if step.columns is not None else [
+        c for c, col in (source or {}).items() if (col.type or "string") == "string"]
+    hit = [g for g in grain if g.lower() in _lower(names)]
+    func = "blank_as_null" if step.blank_as_null else "trim"
+    return {a: {g: list(by_grain.get(g, [])) + ([func] if g in hit else []) for g in grain}
+            for a, by_grain in source_trims.items()}
+
+
+def _merged(a: KeySteps, b: KeySteps) -> KeySteps:
+    return {**a, **b}
 
 
 def _lower(names: Any) -> set[str]:
@@ -100,7 +144,7 @@ def _across(grain: list[str]) -> str:
 
 
 def _check(step: Any, source: Frame | None, driving: bool, kinds: dict[str, bool], scope: Any,
-           grain: list[str]) -> tuple[str | None, bool]:
+           grain: list[str], keyed: bool = False) -> tuple[str | None, bool]:
     """(why this step breaks the recomputation by part, or None; is its output driving)."""
     g = ", ".join(grain)
 
@@ -135,7 +179,7 @@ def _check(step: Any, source: Frame | None, driving: bool, kinds: dict[str, bool
         return f"reads {', '.join(read_by_part)} (read by {g}): type {step.type} is not analysed", True
     lowered = _lower(grain)
     if step.type in ROW_WISE:
-        return _row_wise(step, source, lowered, g), True
+        return _row_wise(step, source, lowered, g, keyed), True
     if step.type == "dedupe":
         if step.keys is not None and not _covers(step.keys, grain):
             return f"keeps one row per ({', '.join(step.keys)}) across {_across(grain)}", True
@@ -156,15 +200,17 @@ def _check(step: Any, source: Frame | None, driving: bool, kinds: dict[str, bool
     return f"is not analysed for recomputation by {g}", True
 
 
-def _row_wise(step: Any, source: Frame | None, grain: set[str], g: str) -> str | None:
+def _row_wise(step: Any, source: Frame | None, grain: set[str], g: str, keyed: bool = False) -> str | None:
     touched: set[str] = set()
-    if step.type in ("derive", "cast", "parse", "rename"):
+    if step.type == "rename":  # a change of case only keeps the column (Spark resolves names either way)
+        touched = {n for old, new in step.columns.items() for n in (old.lower(), new.lower()) if old.lower() != new.lower()}
+    elif step.type in ("derive", "cast", "parse"):
         touched = _lower(step.columns)
     elif step.type == "map_values":
         touched = _lower([step.target or step.column])
     elif step.type == "hmac":
         touched = _lower([step.column, step.token_column, step.last_digits_column])
-    elif step.type == "trim":
+    elif step.type == "trim" and not keyed:  # affected_keys: the part is chosen by the trimmed key
         names = step.columns if step.columns is not None else [
             c for c, col in (source or {}).items() if (col.type or "string") == "string"]
         touched = _lower(names)

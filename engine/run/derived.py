@@ -15,7 +15,9 @@ The recomputed rows replace exactly that part of the committed table (and of its
 the new version records its own change, so the spec downstream reads only what moved. A full
 pass happens, with its reason in the run record, on the first build, on ``--full-refresh``,
 when the spec itself changed, when an input read whole changed or its history was pruned, and
-when a step depends on all rows (:mod:`engine.plan.incremental`).
+when a step depends on all rows (:mod:`engine.plan.incremental`). An input that carries the grain
+and was rebuilt fully is compared with the version the table was built from, per grain value
+(row count and order-free hash), so only the values whose rows differ are recomputed.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Part:
     keys_path: Any = None
     pending: PendingWrite | None = None  # the main table's version, claimed early to hold the keys
     affected: int | None = None
+    key_steps: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # trims of an input's keys
 
     def record(self) -> dict[str, Any]:
         """The run record's ``incremental`` entry (counts are added by the stages)."""
@@ -138,21 +141,71 @@ def plan(spark: Any, lake: Lake, spec: Any, loaded: Any, mode: LoadMode,
         return full(locality.full_pass)
     changed_rows: list[DataFrame] = []
     starts: list[Any] = []
+    compared: list[str] = []
     for alias, changes in changes_of.items():
         table = spec.inputs[alias]
+        rebuilt = [c["version"] for c in changes if c["kind"] == "full"]
         if alias not in locality.driving:
+            if rebuilt:
+                return full(f"input {table} was rebuilt fully (version {rebuilt[0]})")
             if changes:
                 return full(f"input '{alias}' ({table}) changed and is read whole (it has no "
                             f"{', '.join(grain)})")
             continue
-        frame = spark.read.option("basePath", versions[table].path).parquet(versions[table].path)
+        frames = _Versions(spark, lake, table, versions[table], current.inputs[table])
+        if rebuilt:  # what changed is found by comparing the two versions, per grain value
+            found = _diffed(frames, grain, locality.key_steps.get(alias, {}))
+            if isinstance(found, str):
+                return full(found)
+            changed_rows.append(found)
+            compared.append(f"input {table} was rebuilt fully (version {rebuilt[0]}): its rows were compared "
+                            f"with version {frames.then} per {', '.join(grain)}")
+            continue
         for change in changes:
             if inc.by and change["kind"] == "range" and change["column"].lower() == inc.by.lower():
+                frame = frames.now()
                 kind = next(f.dataType.simpleString() for f in frame.schema.fields if f.name.lower() == inc.by.lower())
                 starts.append(_as_start(change["since"], kind))
-            else:
-                changed_rows.append(_changed(spark, lake, frame, table, change).select(*grain))
-    return _part(inc, grain, locality.driving, starts, changed_rows)
+                continue
+            found = _changed(frames, change, grain, locality.key_steps.get(alias, {}))
+            if isinstance(found, str):
+                return full(found)
+            changed_rows.append(found)
+    part = _part(inc, grain, locality.driving, starts, changed_rows)
+    part.key_steps = locality.key_steps
+    if compared:
+        part.reason += f" ({'; '.join(compared)})"
+    return part
+
+
+def _diffed(frames: "_Versions", grain: list[str], steps: dict[str, tuple[str, ...]]) -> DataFrame | str:
+    """An input rebuilt fully: the grain values whose rows differ between the version the committed
+    table was built from and the input now — per value, the row count and an order-free hash of
+    the rows (the manifests' digest, per grain value; load metadata left out)."""
+    before = frames.before()
+    if isinstance(before, str):
+        return before.replace("its removed rows are unknown", "a full rebuild cannot be compared")
+    now = frames.now()
+    if sorted(before.columns) != sorted(now.columns):
+        return f"input {frames.table} was rebuilt fully with other columns (version {frames.current.version})"
+
+    def per_value(frame: DataFrame, tag: str) -> DataFrame:
+        content = [F.to_json(F.col(f"`{f.name}`")) if isinstance(f.dataType, MapType) else F.col(f"`{f.name}`")
+                   for f in sorted(frame.schema.fields, key=lambda f: f.name)
+                   if f.name not in ("_ingested_at", "_run_id")]
+        keys = [c.alias(f"{tag}{g}") for g, c in zip(grain, grain_of(frame, grain, steps))]
+        return (frame.select(*keys, F.xxhash64(*content).cast("decimal(38,0)").alias("__h"))
+                .groupBy(*[f"{tag}{g}" for g in grain])
+                .agg(F.count(F.lit(1)).alias(f"{tag}n"), F.sum("__h").alias(f"{tag}s")))
+
+    a, b = per_value(before, "a_"), per_value(now, "b_")
+    on = None
+    for g in grain:
+        term = a[f"a_{g}"].eqNullSafe(b[f"b_{g}"])
+        on = term if on is None else on & term
+    same = a["a_n"].eqNullSafe(b["b_n"]) & a["a_s"].eqNullSafe(b["b_s"])
+    joined = a.join(b, on, "full_outer")
+    return joined.filter(~same).select(*[F.coalesce(F.col(f"a_{g}"), F.col(f"b_{g}")).alias(g) for g in grain])
 
 
 def _part(inc: Any, grain: list[str], driving: set[str], starts: list[Any], changed: list[DataFrame]) -> Part:
@@ -196,20 +249,76 @@ def _changes_since(lake: Lake, table: str, then: int, now: int) -> list[dict[str
         change = manifest.change or FULL
         if change["kind"] == "none":
             continue
-        if change["kind"] == "full":
-            return f"input {table} was rebuilt fully (version {version})"
         found.append(change | {"version": version})
     return found
 
 
-def _changed(spark: Any, lake: Lake, frame: DataFrame, table: str, change: dict[str, Any]) -> DataFrame:
-    """The rows of an input that one change record says may be new or changed."""
-    if change["kind"] == "range":
+class _Versions:
+    """An input's current version and the version the committed table was built from, read lazily."""
+
+    def __init__(self, spark: Any, lake: Lake, table: str, now: TableVersion, then: int):
+        self.spark, self.lake, self.table, self.current, self.then = spark, lake, table, now, then
+
+    def now(self) -> DataFrame:
+        return self.spark.read.option("basePath", self.current.path).parquet(self.current.path)
+
+    def before(self) -> DataFrame | str:
+        """The rows as the committed table saw them: a row removed since is found there."""
+        old = self.lake.manifest(self.table, self.then)
+        if old is None:
+            return f"version {self.then} of input {self.table} is no longer kept (its removed rows are unknown)"
+        return self.spark.read.option("basePath", old.path).parquet(old.path)
+
+
+def grain_of(frame: DataFrame, grain: list[str], steps: dict[str, tuple[str, ...]]) -> list[Column]:
+    """The grain values of an input's rows as the output will have them (after its key trims)."""
+    from engine.steps.transform import blank_as_null
+
+    funcs = {"trim": F.trim, "blank_as_null": blank_as_null}
+    out = []
+    for g in grain:
+        value = frame[g]
+        for name in steps.get(g, ()):
+            value = funcs[name](value)
+        out.append(value.alias(g))
+    return out
+
+
+def _changed(frames: _Versions, change: dict[str, Any], grain: list[str],
+             steps: dict[str, tuple[str, ...]]) -> DataFrame | str:
+    """The grain values of the rows of an input that one change record says may be new, changed
+    or removed: rows of the input now, and of the version the committed table was built from
+    (an entity whose rows left the input must be recomputed too)."""
+    kind = change["kind"]
+    if kind == "run":  # bronze: the rows this run added, and the stored rows it replaced (audited)
+        now = frames.now()
+        rows = now.filter(F.col("_run_id") == change["run_id"]).select(*grain_of(now, grain, steps))
+        if change.get("superseded"):
+            audit = frames.lake.current(change["superseded"])
+            if audit is not None:
+                old = frames.spark.read.parquet(audit.path).filter(F.col("_superseded_by_run") == change["run_id"])
+                rows = rows.unionByName(old.select(*grain_of(old, grain, steps)))
+        return rows
+    if kind == "keys":
+        keys = frames.spark.read.parquet(str(frames.lake.changes_location(frames.table, change["version"])))
+        if {g.lower() for g in grain} <= {c.lower() for c in change["columns"]}:
+            return keys.select(*grain_of(keys, grain, steps))  # the entities are the grain itself
+
+        def pick(frame: DataFrame) -> DataFrame:
+            return frame.join(keys, _null_safe(frame, keys, change["columns"]), "left_semi")
+    else:
         column = change["column"]
         since = datetime.fromisoformat(change["since"])  # as incremental.window compares the watermark
-        return frame.filter(_time(column).isNull() | (_time(column) >= F.lit(since)))
-    keys = spark.read.parquet(str(lake.changes_location(table, change["version"])))
-    return frame.join(keys, _null_safe(frame, keys, change["columns"]), "left_semi")
+
+        def pick(frame: DataFrame) -> DataFrame:
+            return frame.filter(_time(column).isNull() | (_time(column) >= F.lit(since)))
+    before = frames.before()
+    if isinstance(before, str):
+        return before
+    now = pick(frames.now())
+    rows = now.select(*grain_of(now, grain, steps))
+    old = pick(before)
+    return rows.unionByName(old.select(*grain_of(old, grain, steps)))
 
 
 def _null_safe(left: DataFrame, right: DataFrame, columns: list[str]) -> Column:
@@ -236,14 +345,22 @@ def claim_keys(part: Part, lake: Lake, table: str) -> None:
     part.affected = written_rows(part.keys.sparkSession, part.keys_path)
 
 
-def select(part: Part, frame: DataFrame) -> DataFrame:
-    """The rows of ``frame`` inside the part (a driving input, or the spec's output)."""
+def select(part: Part, frame: DataFrame, alias: str | None = None) -> DataFrame:
+    """The rows of ``frame`` inside the part (a driving input named ``alias``, or the spec's output)."""
     if part.mode == "range":
         column = F.col(part.grain[0])
         return frame.filter(column.isNull() | (column >= F.lit(part.start)))
     if part.mode == "keys":
         assert part.keys is not None
-        return frame.join(part.keys, _null_safe(frame, part.keys, part.grain), "left_semi")
+        steps = part.key_steps.get(alias or "", {})
+        if not steps:
+            return frame.join(part.keys, _null_safe(frame, part.keys, part.grain), "left_semi")
+        marked = frame.select("*", *[c.alias(f"__k_{g}") for g, c in zip(part.grain, grain_of(frame, part.grain, steps))])
+        cond = None
+        for g in part.grain:
+            term = marked[f"__k_{g}"].eqNullSafe(part.keys[g])
+            cond = term if cond is None else cond & term
+        return marked.join(part.keys, cond, "left_semi").drop(*[f"__k_{g}" for g in part.grain])
     return frame
 
 

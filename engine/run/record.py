@@ -51,7 +51,9 @@ class SpecRecord(BaseModel):
         default_factory=list, description="reports steps leave, e.g. a model fit: parameters, likelihood, status")
     incremental: dict[str, Any] | None = Field(
         None, description="silver/gold incremental specs: mode (range, keys, full, up_to_date), the note "
-        "(what was recomputed, or why a full pass), rows read per input, rows recomputed and kept")
+        "(what was recomputed, or why a full pass), rows read per input, rows recomputed and kept; bronze "
+        "specs that read files: mode (new_files, all_files, up_to_date), note, files_read, files_skipped, "
+        "files_changed, rows_read, rows_stored")
     spark: dict[str, int] | None = Field(
         None, description="Spark work of this spec (every attempt), from the status tracker by its job group: "
         "jobs, stages that ran, completed tasks, failed tasks")

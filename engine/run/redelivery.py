@@ -19,7 +19,7 @@ Every row is accounted for: window rows + stored rows = kept + identical copies 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -40,6 +40,7 @@ class Resolution:
     merged: DataFrame
     superseded: DataFrame | None
     counts: ObservedMetrics
+    cached: list[DataFrame] = field(default_factory=list)  # unpersisted when the spec ends
 
     def identical(self) -> int:
         """Rows dropped as identical copies of a kept row."""
@@ -67,9 +68,24 @@ def _time(column: str) -> Column:
 
 
 def resolve(new_rows: DataFrame, stored: DataFrame | None, inc: Incremental, run_id: str) -> Resolution:
-    """Merge this run's rows into the stored table by the spec's ``on_duplicate`` rule."""
+    """Merge this run's rows into the stored table by the spec's ``on_duplicate`` rule.
+
+    Only the stored rows whose key this run delivers again can be copies, winners or losers; the
+    others pass through untouched, so a daily run hashes and ranks its own keys, not the table."""
     columns = new_rows.columns
     content = [c for c in columns if c not in METADATA]
+    cached: list[DataFrame] = []
+    untouched = None
+    if stored is not None:
+        new_rows = new_rows.persist()  # read once: its keys choose the stored rows, then it is merged
+        cached.append(new_rows)
+        delivered = new_rows.select(*[F.col(f"`{k}`").alias(f"__key_{i}") for i, k in enumerate(inc.keys)]).distinct()
+        same_key = None
+        for i, k in enumerate(inc.keys):
+            term = stored[f"`{k}`"].eqNullSafe(delivered[f"__key_{i}"])
+            same_key = term if same_key is None else same_key & term
+        untouched = stored.select(*columns).join(F.broadcast(delivered), same_key, "left_anti")
+        stored = stored.join(F.broadcast(delivered), same_key, "left_semi")
     rows = new_rows.withColumn(_ORIGIN, F.lit(1)).withColumn(_SEQ, F.monotonically_increasing_id())
     if stored is not None:
         rows = rows.unionByName(stored.select(*columns).withColumn(_ORIGIN, F.lit(0))
@@ -98,12 +114,14 @@ def resolve(new_rows: DataFrame, stored: DataFrame | None, inc: Incremental, run
                                     F.sum((~older & ~identical & (F.col(_ORIGIN) == 1)).cast("long")).alias("new")])
     rows = counts.frame
     merged = rows.filter(~identical & ~older).select(*[F.col(f"`{c}`") for c in columns])
+    if untouched is not None:
+        merged = merged.unionByName(untouched)
     superseded = None
     if inc.on_duplicate == "latest":
         superseded = _audit_rows(rows.filter(older), inc, content, run_id)
     elif inc.on_duplicate == "fail":
         _fail_on_changes(rows.filter((F.col(_H) != F.col(_WIN_H)) & ~identical), inc)
-    return Resolution(merged, superseded, counts)
+    return Resolution(merged, superseded, counts, cached)
 
 
 def _audit_rows(older: DataFrame, inc: Incremental, content: list[str], run_id: str) -> DataFrame:

@@ -18,12 +18,12 @@ from pyspark.sql import DataFrame, SparkSession
 
 from engine.errors import MedallionError, StorageFault, TerminalError
 from engine.io.lake import Lake, PendingWrite, Publish, TableVersion
-from engine.run import derived, incremental, redelivery
+from engine.run import derived, incremental, ingested, redelivery
 from engine.run.accounting import account, check
 from engine.run.failures import classify
 from engine.run.faults import FaultPlan
 from engine.run.incremental import LoadMode
-from engine.run.outputs import (columns_of, local_time, read_table, read_version, side_tables, watermark_observer,
+from engine.run.outputs import (columns_of, read_table, read_version, side_tables, watermark_observer,
                                 watermark_of, write)
 from engine.spec.loader import LoadedSpec
 from engine.spec.secrets import SecretProvider
@@ -87,6 +87,7 @@ class SpecJob:
     kept: ObservedCount | None = None  # committed rows outside the part
     part_record: dict[str, Any] | None = None
     digest: ObservedMetrics | None = None
+    files: ingested.FilePlan | None = None  # bronze incremental: which files this run reads
 
     @property
     def spec(self) -> Any:
@@ -110,7 +111,7 @@ def read(job: SpecJob) -> None:
         job.input_versions[table] = version.version
         ctx.frames[alias], job.per_input[alias] = read_version(ctx.spark, version), version.rows
         if by_part and alias in job.part.driving:  # type: ignore[union-attr]
-            job.part_reads[alias] = ObservedCount(derived.select(job.part, ctx.frames[alias]))  # type: ignore[arg-type]
+            job.part_reads[alias] = ObservedCount(derived.select(job.part, ctx.frames[alias], alias))  # type: ignore[arg-type]
             ctx.frames[alias] = job.part_reads[alias].frame
         else:
             job.rows_in += job.per_input[alias]
@@ -146,9 +147,10 @@ def read(job: SpecJob) -> None:
 def window(job: SpecJob) -> None:
     """An incremental spec keeps the source rows of this run's window (watermark - lookback)."""
     job.ctx.step_label = f"writing {job.spec.output.table}"
-    if job.spec.incremental and not job.spec.incremental.derived:
+    if job.spec.incremental and job.spec.incremental.watermark:
         before = ObservedCount(job.frame)
-        after = ObservedCount(incremental.window(before.frame, job.spec.incremental, job.mode, job.current))
+        keep = job.files.window if job.files is not None else incremental.window
+        after = ObservedCount(keep(before.frame, job.spec.incremental, job.mode, job.current))
         job.window_count = Loss("filtered", "outside the re-read window", before=before, after=after)
         job.frame = after.frame
 
@@ -162,9 +164,13 @@ def merge(job: SpecJob) -> None:
     if not inc:
         return
     stored = None
-    if job.mode.kind != "full" and job.current is not None:
+    if job.mode.kind != "full" and job.current is not None and not (inc.files and job.files and job.files.rebuild):
         stored, job.stored_rows = read_table(job.ctx.spark, job.lake, job.current.table)
+    if inc.files:  # the new files' rows are appended to the stored ones
+        job.frame = job.frame if stored is None else job.frame.unionByName(stored)
+        return
     job.resolution = redelivery.resolve(job.frame, stored, inc, job.ctx.run_id)
+    job.ctx.cached.extend(job.resolution.cached)
     job.frame = job.resolution.merged
 
 
@@ -181,7 +187,7 @@ def _merge_part(job: SpecJob) -> None:
 
 def observe(job: SpecJob) -> None:
     """Attach the counters the writes fill in: the new watermark rides along with the main write."""
-    if job.spec.incremental and not job.spec.incremental.derived:
+    if job.spec.incremental and job.spec.incremental.watermark:
         job.watermark = watermark_observer(job.frame, job.spec.incremental.column)
         job.frame = job.watermark.frame
     job.digest = derived.digest_observer(job.frame)
@@ -290,23 +296,16 @@ def commit(job: SpecJob) -> None:
     publish[0].inputs, publish[0].change = dict(job.input_versions), _change(job)
     publish[0].fingerprint = derived.fingerprint(spec)
     publish[0].digest = derived.digest_of(job.digest) if job.digest is not None else None
+    publish[0].files = job.files.manifest() if job.files is not None else None
     job.committed = job.lake.commit_all(publish[0], publish[1:], run_id=job.ctx.run_id,
                                         between=lambda: job.faults.mid_commit(spec.name))
 
 
 def _change(job: SpecJob) -> dict[str, Any]:
     """What this commit changes against the version before, for incremental specs downstream."""
-    inc = job.spec.incremental
     if job.part is not None:
         return job.part.change()
-    if inc is None or job.resolution is None or job.ctx.incremental_since is None:
-        return dict(derived.FULL)
-    rows, since = job.resolution.changed_since()
-    if rows == 0 and since is None:
-        return {"kind": "none"}
-    if since is None:  # only rows without a time changed: every time is suspect
-        return dict(derived.FULL)
-    return {"kind": "range", "column": inc.column, "since": local_time(since)}
+    return ingested.change(job, side_tables(job.spec)["superseded"])
 
 
 STAGES: list[Callable[[SpecJob], None]] = [read, window, merge, observe, write_outputs, account_rows, commit]
@@ -335,6 +334,11 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: Lake, run_id: st
                 return _unchanged(job)
         elif spec.incremental:
             ctx.incremental_since = incremental.since(spec.incremental, job.mode, job.current)
+            job.files = ingested.plan_files(spark, spec, ctx.resolve_path, job.mode, job.current,
+                                            derived.fingerprint(spec))
+            if job.files is not None and job.files.mode == "up_to_date":
+                return _unchanged(job)
+            ctx.files = job.files.chosen() if job.files is not None else {}
         for stage in STAGES:
             stage(job)
     except Exception as exc:  # noqa: BLE001
@@ -348,7 +352,10 @@ def execute_spec(loaded: LoadedSpec, spark: SparkSession, lake: Lake, run_id: st
 
 def _unchanged(job: SpecJob) -> SpecResult:
     """No input moved since the committed version: nothing is read, written or committed."""
-    assert job.current is not None and job.part is not None
+    assert job.current is not None
+    if job.files is not None:
+        return SpecResult(0, job.current.rows, job.current.version, incremental=job.files.record() | {"rows_read": 0})
+    assert job.part is not None
     record = job.part.record() | {"rows_read": {}, "rows_recomputed": 0}
     return SpecResult(0, job.current.rows, job.current.version, incremental=record)
 
@@ -379,6 +386,8 @@ def _result(job: SpecJob) -> SpecResult:
     sides = side_tables(job.spec)
     quarantined = next((o.rows for o in job.outputs if o.table == sides["quarantine"]), None)
     assert job.committed is not None
+    record = job.part_record
+    if job.files is not None:
+        record = job.files.record() | {"rows_read": job.rows_in, "rows_stored": job.stored_rows}
     return SpecResult(job.rows_in, job.outputs[0].rows, job.committed.version, quarantined,
-                      [r.as_dict() for r in job.ctx.rules], job.accounting, list(job.ctx.artefacts),
-                      job.part_record)
+                      [r.as_dict() for r in job.ctx.rules], job.accounting, list(job.ctx.artefacts), record)

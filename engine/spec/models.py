@@ -83,6 +83,8 @@ class Incremental(BaseModel):
       after (watermark - lookback), merged on ``keys``; the watermark is the largest value of
       ``column`` in the committed table, stored with the commit, so it advances only when the
       output commit succeeds;
+    - a spec that reads files without a time column (``files: new``) appends the rows of the files
+      it has not ingested yet (the committed manifest lists every file with its size and time);
     - a spec that reads lake tables (silver, gold) recomputes only the part of its table that
       the new upstream rows touch and replaces exactly that part in the committed table: the date
       range from the earliest touched ``by`` value (minus ``lookback_days``), or the entities
@@ -107,6 +109,10 @@ class Incremental(BaseModel):
     affected_keys: list[str] | None = Field(None, description="silver/gold: entity key column(s) of the output "
                                             "and the inputs; only entities with new upstream rows are recomputed "
                                             "and merged into the committed table")
+    files: Literal["new"] | None = Field(
+        None, description="bronze without a time column: read only the files not ingested yet and append their "
+        "rows; a file that changed or is gone rebuilds the table from every file present (a watermark spec "
+        "reads only new and changed files without this)")
 
     @field_validator("affected_keys", mode="before")
     @classmethod
@@ -117,6 +123,12 @@ class Incremental(BaseModel):
     def _one_form(self) -> "Incremental":
         given = self.model_fields_set
         derived = self.by is not None or self.affected_keys is not None
+        if self.files is not None:
+            mixed = sorted(given - {"files"})
+            if mixed:
+                raise ValueError(f"files: new stands alone (a watermark spec already reads only new and changed "
+                                 f"files); drop {', '.join(mixed)}")
+            return self
         if not derived:
             if self.column is None or not self.keys:
                 raise ValueError("needs column and keys (a spec that reads files: a watermark), "
@@ -140,6 +152,11 @@ class Incremental(BaseModel):
     def derived(self) -> bool:
         """True for the silver/gold form (by or affected_keys), False for a bronze watermark."""
         return self.by is not None or self.affected_keys is not None
+
+    @property
+    def watermark(self) -> bool:
+        """True for the bronze form with a time column (column and keys)."""
+        return self.column is not None
 
     @property
     def grain(self) -> list[str]:
@@ -194,6 +211,8 @@ class Spec(BaseModel):
         if inc is not None and inc.derived and (not self.inputs or self.name.split(".", 1)[0] == "bronze"):
             raise ValueError(f"incremental.{'by' if inc.by else 'affected_keys'} is for silver and gold specs "
                              "that read lake tables (inputs:); a spec that reads files declares column and keys")
+        if inc is not None and inc.files is not None and (self.inputs or not any(s.type == "read" for s in self.steps)):
+            raise ValueError("incremental.files is for a spec that reads files (a read step, no inputs:)")
         return self
 
     @model_validator(mode="after")

@@ -98,6 +98,12 @@ class StepContext:
     source: Any = None  # the profile's source database settings (for jdbc steps)
     incremental_since: datetime | None = None  # lower bound of an incremental window
     artefacts: list[dict[str, Any]] = field(default_factory=list)  # reports a step leaves (e.g. model fits)
+    files: dict[str, list[str]] = field(default_factory=dict)  # read path -> the files an incremental run reads
+
+    def source_paths(self, value: str) -> str | list[str]:
+        """Where a read step reads: its path, or the files an incremental run chose for it."""
+        chosen = self.files.get(value)
+        return self.resolve_path(value) if chosen is None else chosen
 
     def resolve_path(self, value: str) -> str:
         """A file path from a spec, relative to the project root unless absolute or a URI."""

@@ -66,11 +66,12 @@ class ObservedMetrics:
 
     def values(self) -> dict[str, Any]:
         """The metrics; aggregated now (one pass) if no action has computed the frame yet."""
+        if self._values is None and self.ready():
+            # empty when the plan node ran in a stage that adaptive execution cut short (a join
+            # side it found it did not need): counted below instead
+            self._values = dict(self._observation.get) or None
         if self._values is None:
-            if self.ready():
-                self._values = dict(self._observation.get)
-            else:
-                self._values = self.frame.agg(*self._metrics).first().asDict()  # type: ignore[union-attr]
+            self._values = self.frame.agg(*self._metrics).first().asDict()  # type: ignore[union-attr]
         return self._values
 
 

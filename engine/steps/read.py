@@ -21,7 +21,7 @@ def run_read(step: ReadStep, frame: DataFrame | None, ctx: StepContext) -> DataF
     if step.format == "text":  # whitespace, fixed width, multi-character delimiters (issue 21)
         from engine.steps.read_text import run_read_text
         return run_read_text(step, ctx)
-    path = ctx.resolve_path(step.path)
+    path = ctx.source_paths(step.path)
     reader = ctx.spark.read
     strict = step.format == "csv" and bool(step.columns)
     if step.columns:

@@ -48,7 +48,7 @@ def run_read_text(step: ReadStep, ctx: StepContext) -> DataFrame:
     opts = step.text
     assert opts is not None and step.columns
     names = list(step.columns)
-    lines = (ctx.spark.read.option("encoding", opts.encoding).text(ctx.resolve_path(step.path))
+    lines = (ctx.spark.read.option("encoding", opts.encoding).text(ctx.source_paths(step.path))
              .withColumnRenamed("value", _LINE))
     if step.add_metadata:
         lines = lines.withColumn("_source_file", F.input_file_name())

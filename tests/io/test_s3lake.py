@@ -77,8 +77,9 @@ def test_same_json_as_the_local_lake(s3, tmp_path):
     assert set(on_disk) == set(on_s3) == {"table", "version", "path", "rows", "columns", "partition_by",
                                           "committed_at", "run_id", "watermark", "companions", "owner",
                                           # what incremental specs read back (issue 23): inputs read,
-                                          # logic fingerprint, row digest, change since the previous version
-                                          "inputs", "fingerprint", "digest", "change"}
+                                          # logic fingerprint, row digest, change since the previous version,
+                                          # and the source files a spec that reads files has ingested
+                                          "inputs", "fingerprint", "digest", "change", "files"}
     assert {k: v for k, v in on_s3.items() if k != "committed_at"} == \
            {k: v for k, v in on_disk.items() if k != "committed_at"}  # relative paths: the same everywhere
     assert (a.version, b.version) == (1, 1)

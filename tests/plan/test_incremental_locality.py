@@ -121,3 +121,22 @@ steps:
         "so none can be read by part; name a column that comes unchanged from an input, or drop incremental:",
         "marts/k.yaml:3: unknown column 'customer' in the output of gold.k",
     ]
+
+
+def test_a_trimmed_key_is_followed_and_a_case_only_rename_is_no_rename(tmp_path):
+    """' u1' and 'u1' are one output key after the trim: the input rows are chosen by the trimmed
+    value (key_steps); for a date range a trim is not followed."""
+    path = tmp_path / "spec.yaml"
+    path.write_text("name: silver.m\ninputs: {orders: bronze.orders}\nincremental: {affected_keys: user_id}\n"
+                    "steps:\n  - {type: trim}\n  - {type: rename, columns: {USER_ID: user_id}}\n"
+                    "  - {type: quality, rules: [{rule: unique, columns: [user_id]}]}\n", encoding="utf-8")
+    frame = {"USER_ID": Col("string"), "order_date": Col("date")}
+    result = analyse(load_spec(path, {}), {"orders": frame})
+    assert (result.full_pass, result.key_steps) == (None, {"orders": {"user_id": ("blank_as_null",)}})
+    path.write_text(path.read_text().replace("{type: trim}", "{type: trim, blank_as_null: false}"), encoding="utf-8")
+    assert analyse(load_spec(path, {}), {"orders": frame}).key_steps == {"orders": {"user_id": ("trim",)}}
+    path.write_text(path.read_text().replace("USER_ID: user_id", "USER_ID: customer"), encoding="utf-8")
+    assert analyse(load_spec(path, {}), {"orders": frame}).full_pass == (
+        "step 2 (rename) renames user_id, the column the recomputed part is chosen by (user_id)")
+    assert verdict(tmp_path, "  - {type: trim, input: orders, columns: [order_date]}", "{by: order_date}")[0] == (
+        "step 1 (trim) trims order_date, the column the recomputed part is chosen by (order_date)")

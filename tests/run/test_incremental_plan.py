@@ -128,3 +128,56 @@ def test_full_pass_reasons(spark, setup, tmp_path):
     lake.rollback("silver.orders", 4)
     assert decide(spark, lake, loaded, built_on_7).reason == (
         "full pass: input silver.orders was rolled back (version 7 -> 4)")
+
+
+def test_an_entity_that_left_the_input_is_found_in_the_version_read_before(spark, setup):
+    """Order b is gone from version 2 (quarantined upstream, say): its date comes from version 1,
+    the version gold.daily was built from, so its day is recomputed without it."""
+    lake, loaded, current = setup
+    commit(lake, "silver.orders", ORDERS.slice(0, 1), change={"kind": "keys", "columns": ["order_id"]}, digest="1:3")
+    keys = lake.changes_location("silver.orders", 2)
+    keys.mkdir(parents=True)
+    pq.write_table(pa.table({"order_id": ["b"]}), keys / "part-0.parquet")
+    part = decide(spark, lake, loaded, current)
+    assert (part.mode, part.start) == ("range", date(2024, 2, 29))  # b was of 2024-03-02, minus 2 days
+
+
+def test_a_bronze_run_change_names_its_rows_and_the_rows_it_replaced(spark, tmp_path):
+    """kind run: the rows of the input whose _run_id is the run's, and the rows that run moved to
+    the audit table; for affected_keys those rows' keys are the part."""
+    path = tmp_path / "per_user.yaml"
+    path.write_text("name: gold.per_user\ninputs: {orders: bronze.orders}\nincremental: {affected_keys: user_id}\n"
+                    "steps:\n  - {type: aggregate, group_by: [user_id], metrics: {n: count(*)}}\n", encoding="utf-8")
+    loaded = load_spec(path, {})
+    lake = LocalLake(tmp_path / "lake")
+    old = pa.table({"order_id": ["a", "b"], "user_id": ["u1", "u2"], "_run_id": ["r1", "r1"]})
+    commit(lake, "bronze.orders", old)
+    current = commit(lake, "gold.per_user", pa.table({"user_id": ["u1", "u2"]}), inputs={"bronze.orders": 1},
+                     fingerprint=derived.fingerprint(loaded.spec))
+    # run r2 adds order c (u3) and re-delivers b under another user (u4): the stored b (u2) is audited
+    commit(lake, "bronze.orders", pa.table({"order_id": ["a", "b", "c"], "user_id": ["u1", "u4", "u3"],
+                                            "_run_id": ["r1", "r2", "r2"]}),
+           change={"kind": "run", "run_id": "r2", "superseded": "bronze.orders__superseded"})
+    commit(lake, "bronze.orders__superseded", pa.table({"order_id": ["b"], "user_id": ["u2"], "_run_id": ["r1"],
+                                                        "_superseded_by_run": ["r2"]}))
+    part = decide(spark, lake, loaded, current)
+    assert part.mode == "keys"
+    assert sorted(r.user_id for r in part.keys.collect()) == ["u2", "u3", "u4"]  # not u1
+
+
+def test_a_driving_input_rebuilt_fully_is_compared_with_the_version_read_before(spark, setup):
+    """silver.orders rebuilt fully (change: full), order b moved to store s1: only its date differs
+    between version 1 and 2, so the range starts there (minus 2 days) instead of a full pass."""
+    lake, loaded, current = setup
+    moved = pa.table({"order_id": ["a", "b"], "store_id": ["s1", "s1"],
+                      "order_date": [date(2024, 3, 1), date(2024, 3, 2)]})
+    commit(lake, "silver.orders", moved, change={"kind": "full"}, digest="2:8")
+    part = decide(spark, lake, loaded, current)
+    assert (part.mode, part.start) == ("range", date(2024, 2, 29))
+    assert part.reason == ("recomputed order_date from 2024-02-29 on (input silver.orders was rebuilt fully "
+                           "(version 2): its rows were compared with version 1 per order_date)")
+    same_rows = pa.table({"order_id": ["b", "a"], "store_id": ["s1", "s1"],  # rebuilt again, rows reordered
+                          "order_date": [date(2024, 3, 2), date(2024, 3, 1)]})
+    built_on_2 = dataclasses.replace(current, inputs={"silver.orders": 2, "silver.stores": 1})
+    commit(lake, "silver.orders", same_rows, change={"kind": "full"}, digest="2:9")
+    assert decide(spark, lake, loaded, built_on_2).start == date(9999, 12, 31)  # no date differs

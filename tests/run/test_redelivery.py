@@ -9,6 +9,7 @@ written below.
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 
 import duckdb
@@ -94,7 +95,14 @@ def test_redelivery_is_idempotent_and_a_correction_replaces_the_line_everywhere(
         "source": "records read", "rows_in": 3, "rows_out": 2, "quarantined": 0, "filtered": 0,
         "deduplicated": 1, "superseded": 0, "dropped": 0, "balanced": True, "by_step": None}
 
-    # the same files again: nothing changes, nothing is audited
+    # the same files again: nothing is read (the file manifest knows them), nothing committed
+    version = json.loads((root / "lake/bronze/items/_current.json").read_text())["version"]
+    assert main(["run", *args]) == 0
+    entry = {s["spec"]: s for s in last_record(root)["specs"]}["bronze.items"]
+    assert (entry["incremental"]["mode"], entry["incremental"]["files_read"], entry["version"]) == \
+        ("up_to_date", [], version)
+    # the same file delivered again (a new modification time): re-read, nothing changes, nothing audited
+    os.utime(root / "raw/day1.csv", (1_900_000_000, 1_900_000_000))
     assert main(["run", *args]) == 0
     assert q(root, "select line, price from bronze.items order by 1") == [("L1", "11.89"), ("L2", "5.00")]
     acc = accounting(root, "bronze.items")
@@ -118,12 +126,14 @@ def test_redelivery_is_idempotent_and_a_correction_replaces_the_line_everywhere(
     assert q(root, "select count(*) from quarantine.silver_items") == [(0,)]
     assert q(root, "select lines, revenue from gold.totals") == [(2, Decimal("17.89"))]
     acc = accounting(root, "bronze.items")
-    # 4 records read + 2 stored = 2 out + 3 identical + 1 superseded (the stored 11.89 row)
+    # only the new file is read: 1 record + 2 stored = 2 out + 1 superseded (the stored 11.89 row)
     assert (acc["rows_in"], acc["rows_out"], acc["deduplicated"], acc["superseded"], acc["balanced"]) == \
-        (6, 2, 3, 1, True)
+        (3, 2, 0, 1, True)
     assert accounting(root, "silver.items")["balanced"] is True
 
-    # both files stay in the raw folder: the next run re-reads both, and audits nothing new
+    # both files stay in the raw folder and both are re-delivered: re-read, nothing new audited
+    for name in ("day1.csv", "day1_correction.csv"):
+        os.utime(root / "raw" / name, (1_900_000_100, 1_900_000_100))
     assert main(["run", *args]) == 0
     assert q(root, "select line, price from bronze.items order by 1") == [("L1", "12.89"), ("L2", "5.00")]
     assert len(q(root, "select * from bronze.items__superseded")) == 1

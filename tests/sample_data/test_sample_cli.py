@@ -56,3 +56,26 @@ def test_report_exit_codes(sample_small, tmp_path):
     assert bad.exit_code == 1
     missing = runner.invoke(_app(), ["sample", "--report", str(tmp_path / "nothing")])
     assert missing.exit_code == 2
+
+
+def test_daily_writes_one_file_per_business_day(tmp_path):
+    import csv
+
+    single, daily = tmp_path / "single", tmp_path / "daily"
+    for out, extra in ((single, []), (daily, ["--daily"])):
+        res = runner.invoke(_app(), ["sample", "--scale", "0.01", "--seed", "7", "--out", str(out), *extra])
+        assert res.exit_code == 0, res.output
+    assert not (daily / "order_items.csv").exists() and (daily / "date_dim.csv").exists()
+    days = sorted(p.name for p in (daily / "order_items").glob("*.csv"))
+    assert len(days) > 30 and days[0] < days[-1]
+
+    def records(paths):
+        out = []
+        for path in paths:
+            with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+                out += list(csv.reader(fh))[1:]
+        return sorted(out)
+
+    # the same records as the single files, each once
+    assert records((daily / "order_items").glob("*.csv")) == records([single / "order_items.csv"])
+    assert records((daily / "order_item_options").glob("*.csv")) == records([single / "order_item_options.csv"])
