@@ -31,6 +31,7 @@ from infra.template_iam import KEY_ARN, sub
 from infra.template_orchestration import state_machine_arn  # the pipeline's state machine (h15)
 from engine.errors import RunError, UsageError
 from engine.plan.graph import load_all
+from engine.run.preflight import glob_alternatives
 
 DRIVE_DIR = Path(__file__).with_name("drive")
 REQUIREMENTS = DRIVE_DIR / "requirements.txt"
@@ -63,7 +64,11 @@ def _headers(project: Any) -> dict[str, list[str]]:
             continue
         for step in loaded.spec.steps:
             if step.type == "read" and getattr(step, "columns", None):
-                out[PurePosixPath(str(step.path)).name] = list(step.columns)
+                # a path with {a,b} names the file and a folder of daily files: Drive delivers the file
+                for one in glob_alternatives(str(step.path)):
+                    name = PurePosixPath(one).name
+                    if not any(ch in name for ch in "*?[{}"):
+                        out[name] = list(step.columns)
     return out
 
 

@@ -20,7 +20,7 @@ def _files(pattern: str) -> list[Path]:
     """The files Spark reads for a path: a file, a folder (every file in it), or a glob, where
     ``{a,b}`` is either alternative (``order_items{.csv,/*.csv}``: one file, or a folder of them)."""
     found: set[Path] = set()
-    for one in _alternatives(pattern):
+    for one in glob_alternatives(pattern):
         matches = [Path(p) for p in glob.glob(one, recursive=True)] if any(ch in one for ch in "*?[") else [Path(one)]
         for path in matches:
             if path.is_dir():
@@ -30,14 +30,14 @@ def _files(pattern: str) -> list[Path]:
     return sorted(found)
 
 
-def _alternatives(pattern: str) -> list[str]:
+def glob_alternatives(pattern: str) -> list[str]:
     """Expand the first ``{a,b}`` of a glob (and the rest recursively), as Hadoop's globber does."""
     start = pattern.find("{")
     end = pattern.find("}", start)
     if start < 0 or end < 0:
         return [pattern]
     head, tail = pattern[:start], pattern[end + 1:]
-    return [x for choice in pattern[start + 1:end].split(",") for x in _alternatives(head + choice + tail)]
+    return [x for choice in pattern[start + 1:end].split(",") for x in glob_alternatives(head + choice + tail)]
 
 
 def _first_record(path: Path, step: ReadStep) -> list[str] | None:
