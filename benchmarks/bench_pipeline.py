@@ -105,26 +105,43 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def stage_of(line: str) -> str | None:
-    """The stage a job's output line starts, if any."""
-    text = line.strip()
-    if text.startswith("@stage "):
-        return text.split()[1]
-    if text.startswith("start "):  # the engine's plain reporter: "start silver.order_items"
-        return text.split()[1].split(".", 1)[0]
-    if text.startswith("run ") and "spec(s)" in text:
-        return "startup"
-    if text.split(" ", 1)[0] in ("ok", "failed", "skipped"):
-        # a spec ended; until the next one starts (or the run ends) the engine is reporting,
-        # and after the last one it refreshes the warehouse and exits
-        return "finish"
-    return None
+class StageTracker:
+    """Which stage a job is in, from its output lines, with specs running side by side.
+
+    The engine's plain reporter prints ``start <layer>.<table>`` and ``ok|failed|skipped
+    <layer>.<table>``; with ``--threads`` several specs run at once, so a spec that ends while
+    another still runs does not end the stage (it did before: the time went to "finish").
+    The stage is the layer of the latest spec still running; with none running, "finish"
+    (the engine is reporting, or after the last spec refreshing the warehouse and exiting).
+    Other jobs print ``@stage <name>`` markers.
+    """
+
+    def __init__(self) -> None:
+        self.running: dict[str, str] = {}  # spec -> layer, in start order
+
+    def feed(self, line: str) -> str | None:
+        text = line.strip()
+        words = text.split()
+        if text.startswith("@stage "):
+            return words[1]
+        if text.startswith("start ") and len(words) > 1:
+            spec = words[1]
+            self.running[spec] = spec.split(".", 1)[0]
+            return self.running[spec]
+        if text.startswith("run ") and "spec(s)" in text:
+            return "startup"
+        if words and words[0] in ("ok", "failed", "skipped"):
+            if len(words) > 1:
+                self.running.pop(words[1], None)
+            return next(reversed(self.running.values())) if self.running else "finish"
+        return None
 
 
 def run_job(job: str, cmd: list[str], env: dict[str, str], log: Path) -> JobResult:
     """Run one job in a fresh process; time its stages and sample its memory."""
     result = JobResult(job)
     stage = ["startup"]
+    tracker = StageTracker()
     marks: list[tuple[str, float]] = [("startup", 0.0)]
     peaks: dict[str, int] = {}
     started = time.perf_counter()
@@ -146,7 +163,7 @@ def run_job(job: str, cmd: list[str], env: dict[str, str], log: Path) -> JobResu
         for line in proc.stdout:
             out.write(line)
             out.flush()
-            new = stage_of(line)
+            new = tracker.feed(line)
             if new and new != stage[0] and new in STAGES:
                 stage[0] = new
                 marks.append((new, time.perf_counter() - started))
