@@ -2,19 +2,7 @@
 
 The lines are the engine's plain reporter output of a two-thread run (shortened); the
 expected stage after each line is worked out by hand from which specs are running."""
-import importlib.util
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_pipeline", ROOT / "benchmarks" / "bench_pipeline.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_pipeline", module)
-    spec.loader.exec_module(module)
-    return module
+from benchmarks.bench_pipeline import StageTracker
 
 
 LINES = [
@@ -35,5 +23,5 @@ LINES = [
 
 
 def test_stage_follows_the_specs_still_running():
-    tracker = _bench().StageTracker()
+    tracker = StageTracker()
     assert [tracker.feed(line) for line, _ in LINES] == [stage for _, stage in LINES]
