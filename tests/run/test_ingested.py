@@ -131,3 +131,23 @@ def test_files_new_appends_new_files_and_rebuilds_when_one_changed(spark, projec
     assert (plan.mode, plan.note) == ("all_files", "file lines/2024-03-01.csv changed since version 1: the table "
                                                    "is rebuilt from every file present")
     assert len(plan.record()["files_read"]) == 3
+
+
+def test_a_url_read_path_lists_and_decides_as_the_plain_path(spark, project):
+    """The read path may be a URL (``file:///…`` here; ``s3://…`` on AWS, listed by the same
+    Hadoop FileSystem call): it qualifies to the same root and names, so a version committed
+    from the plain path is up to date when the profile names the folder as a URL."""
+    root, loaded = project
+    url = (root / "raw").as_uri()  # file:///tmp/…/raw
+    base, files = list_files(spark, url + "/lines{.csv,/*.csv}")
+    assert base == "file:" + str(root / "raw")
+    assert [f.name for f in files] == ["lines/2024-03-01.csv", "lines/2024-03-02.csv"]
+    assert files[0].uri == "file:" + str(root / "raw/lines/2024-03-01.csv")
+    current = committed(spark, root, loaded)  # committed from the plain path
+    plan = plan_files(spark, loaded.spec, lambda p: f"{root.as_uri()}/{p}", LoadMode(), current,
+                      derived.fingerprint(loaded.spec))
+    assert (plan.mode, plan.record()["files_read"], plan.record()["files_skipped"]) == ("up_to_date", [], 2)
+    write(root / "raw/lines/2024-03-03.csv")
+    plan = plan_files(spark, loaded.spec, lambda p: f"{root.as_uri()}/{p}", LoadMode(), current,
+                      derived.fingerprint(loaded.spec))
+    assert (plan.mode, plan.record()["files_read"]) == ("new_files", ["lines/2024-03-03.csv"])
